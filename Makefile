@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make repro` and `make test` (README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: repro test test-fast install clean-outputs
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+repro: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	@echo "bfrbench: the leaderboard is at $(CURDIR)/reports/leaderboard.md (and reports/leaderboard.html)"
+
+# Everything, the slow end-to-end and DDP tests included (CI runs this).
+test: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "slow or not slow"
+
+# The fast tier only.
+test-fast: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+clean-outputs:
+	rm -rf artifacts models results scores reports checkpoints

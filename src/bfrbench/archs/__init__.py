@@ -1,0 +1,1 @@
+"""Network architectures, each built from a plain config dict (diffusers style)."""

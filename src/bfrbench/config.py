@@ -1,0 +1,102 @@
+"""Load and validate params.yaml and the per-method, per-stage configs in experiments/.
+
+Unknown keys are errors, never silently ignored: a typo in a config must not train the wrong model.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from bfrbench.errors import ConfigError
+
+DEFAULT_PARAMS = "params.yaml"
+
+# Top-level schema of params.yaml: key -> allowed sub-keys (None = free-form mapping validated by its consumer).
+PARAMS_SCHEMA: dict[str, Any] = {
+    "profile": str,
+    "seed": int,
+    "size": int,
+    "data": {"source": str, "smoke": None, "folder": None},
+    "testsets": None,
+    "methods": list,
+    "train": None,
+    "restore": {"batch_size": int, "device": str, "num_workers": int},
+    "score": {"metrics": list, "batch_size": int},
+    "report": {"grid_images": int, "title": str},
+}
+
+
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found", fix="check the path (run from the repository root)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _check(schema: Any, value: Any, where: str) -> None:
+    if schema is None:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        unknown = sorted(set(value) - set(schema))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {unknown}", fix=f"valid keys: {', '.join(sorted(schema))}")
+        for key, sub in value.items():
+            _check(schema[key], sub, f"{where}.{key}")
+        return
+    if schema is int and isinstance(value, bool) or not isinstance(value, schema):
+        raise ConfigError(f"{where}: expected {schema.__name__}, got {value!r}")
+
+
+def load_params(path: str | os.PathLike = DEFAULT_PARAMS) -> dict[str, Any]:
+    params = load_yaml(path)
+    _check(PARAMS_SCHEMA, params, str(path))
+    missing = [k for k in ("profile", "seed", "size", "data", "testsets", "methods", "train") if k not in params]
+    if missing:
+        raise ConfigError(f"{path}: missing key(s) {missing}", fix="start from experiments/profiles/smoke.yaml")
+    from bfrbench.methods.registry import METHODS
+
+    for method in params["methods"]:
+        if method not in METHODS:
+            raise ConfigError(f"{path}: methods: unknown method {method!r}", fix=f"registered methods: {sorted(METHODS)}")
+    for key, entry in params["train"].items():
+        _check({"method": str, "stage": str, "config": str}, entry, f"{path}: train.{key}")
+        if entry.get("method") not in METHODS:
+            raise ConfigError(f"{path}: train.{key}.method: unknown method {entry.get('method')!r}")
+    return params
+
+
+def deep_update(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_update(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def merge_known(defaults: Mapping[str, Any], override: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Overlay `override` on `defaults`, refusing any key (at any depth) that `defaults` does not have."""
+    for key, value in override.items():
+        if key not in defaults:
+            raise ConfigError(f"{where}: unknown key {key!r}", fix=f"valid keys: {', '.join(sorted(defaults))}")
+        if isinstance(defaults[key], Mapping) and defaults[key] and isinstance(value, Mapping):
+            merge_known(defaults[key], value, f"{where}.{key}")
+    return deep_update(defaults, override)

@@ -1,0 +1,141 @@
+"""`BFRDataModule`: HQ faces degraded on the fly for training, a fixed degraded set for validation.
+
+Determinism: the sampler yields (epoch, index) pairs and the dataset derives every random choice (flip, degradation
+parameters, noise) from (seed, epoch, index). The sampler shards by rank itself, so the same sample comes out
+whatever the number of workers or processes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from bfrbench.data.degradation import DegradationPipeline, sample_rng
+from bfrbench.errors import BFRBenchError
+from bfrbench.io.images import read_image
+
+VAL_EPOCH = -1  # validation samples use their own fixed (seed, -1, index) stream
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 HxWx3 -> float CxHxW in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float().div_(255.0)
+
+
+def to_uint8(t: torch.Tensor) -> np.ndarray:
+    """float NxCxHxW in [0, 1] -> uint8 NxHxWx3 (rounded, clipped)."""
+    return t.detach().clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+class DegradedFaces(Dataset):
+    """Items are addressed by (epoch, index): the HQ face `index`, degraded with the draw for that epoch."""
+
+    def __init__(self, paths: list[Path], pipeline: DegradationPipeline, size: int, flip: bool = True):
+        self.paths = list(paths)
+        self.pipeline = pipeline
+        self.size = size
+        self.flip = flip
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
+        epoch, index = key if isinstance(key, tuple) else (VAL_EPOCH, key)
+        hq = read_image(self.paths[index], size=self.size)
+        rng = sample_rng(self.pipeline.seed + 1, epoch, index)  # flips use a stream apart from degradation
+        if self.flip and rng.random() < 0.5:
+            hq = np.ascontiguousarray(hq[:, ::-1])
+        lq, _ = self.pipeline(hq, index, epoch)
+        return {"lq": to_tensor(lq), "hq": to_tensor(hq), "index": index}
+
+
+class EpochIndexSampler(Sampler):
+    """Yields (epoch, index) pairs: a seeded permutation per epoch, sharded across ranks without padding gaps."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True):
+        self.n, self.seed, self.shuffle = n, seed, shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    @staticmethod
+    def _rank_world() -> tuple[int, int]:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_rank(), torch.distributed.get_world_size()
+        return 0, 1
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = np.arange(self.n)
+        if self.shuffle:
+            order = sample_rng(self.seed, self.epoch, -1).permutation(self.n)
+        rank, world = self._rank_world()
+        per_rank = math.ceil(self.n / world)
+        padded = np.concatenate([order, order[: per_rank * world - self.n]])  # every rank gets as many, like DDP
+        for index in padded[rank::world]:
+            yield (self.epoch, int(index))
+
+    def __len__(self) -> int:
+        _, world = self._rank_world()
+        return math.ceil(self.n / world)
+
+
+def _worker_init(_: int) -> None:
+    # On small machines every worker using all cores makes degradation 2-4x slower (docs/performance.md).
+    import cv2
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+class BFRDataModule(L.LightningDataModule):
+    """HQ folder -> (LQ, HQ) batches: on-the-fly degradation for training, a fixed degraded val set."""
+
+    def __init__(
+        self,
+        faces_dir: str | Path,
+        size: int,
+        degradation: Any,
+        seed: int,
+        batch_size: int = 8,
+        num_workers: int = 0,
+        val_count: int = 16,
+        flip: bool = True,
+    ) -> None:
+        super().__init__()
+        self.faces_dir = Path(faces_dir)
+        self.size, self.degradation, self.seed = size, degradation, seed
+        self.batch_size, self.num_workers, self.val_count, self.flip = batch_size, num_workers, val_count, flip
+        self.save_hyperparameters()
+
+    def setup(self, stage: str | None = None) -> None:
+        from bfrbench.data.faces import face_paths
+
+        pipeline = DegradationPipeline.from_config(self.degradation, seed=self.seed)
+        self.train_set = DegradedFaces(face_paths(self.faces_dir, "train"), pipeline, self.size, flip=self.flip)
+        self.val_set = DegradedFaces(face_paths(self.faces_dir, "val")[: self.val_count], pipeline, self.size, False)
+        if len(self.train_set) == 0:
+            raise BFRBenchError(f"{self.faces_dir}: the train split is empty", fix="prepare the faces first")
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            sampler=EpochIndexSampler(len(self.train_set), self.seed),
+            num_workers=self.num_workers,
+            worker_init_fn=_worker_init,
+            drop_last=len(self.train_set) >= self.batch_size,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.val_set, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
+            worker_init_fn=_worker_init,
+        )

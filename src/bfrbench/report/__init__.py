@@ -1,0 +1,1 @@
+"""Leaderboard reports: markdown, html and image grids."""

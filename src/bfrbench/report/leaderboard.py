@@ -1,0 +1,199 @@
+"""Build `reports/leaderboard.md` and `reports/leaderboard.html` from the score summaries.
+
+One table per test set (method rows, metric columns with direction arrows), the protocol of every number as a
+footnote, where each method's weights came from, and an image grid (LQ / each method / GT)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from bfrbench import paths
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf"
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+    return str(value)
+
+
+def _method_source(method: str, models_root: Path) -> str:
+    from bfrbench.methods.base import read_card
+
+    sources = []
+    root = models_root / method
+    if root.is_dir():
+        for stage_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            card = read_card(stage_dir)
+            if card:
+                sources.append(f"{stage_dir.name}: {card.get('source', '?')}")
+    return "; ".join(sources) or "no model card found"
+
+
+def collect(params: Mapping[str, Any], scores_root: Path = paths.SCORES) -> dict[str, Any]:
+    """Read every (method, test set) summary; missing summaries are reported, not skipped silently."""
+    from bfrbench.metrics.registry import METRICS
+    from bfrbench.stages.testsets import read_meta
+
+    tables = {}
+    for testset in params["testsets"]:
+        meta = read_meta(paths.testset_dir(testset))
+        rows = {}
+        metric_names: list[str] = []
+        for method in params["methods"]:
+            summary_path = scores_root / method / testset / "summary.json"
+            if not summary_path.is_file():
+                rows[method] = {"_missing": f"{summary_path} not found"}
+                continue
+            summary = json.loads(summary_path.read_text())
+            rows[method] = summary.get("metrics", {})
+            for name in rows[method]:
+                if name not in metric_names:
+                    metric_names.append(name)
+        order = {name: i for i, name in enumerate(METRICS)}
+        metric_names.sort(key=lambda n: order.get(n, len(order)))
+        tables[testset] = {"meta": meta, "rows": rows, "metrics": metric_names}
+    return tables
+
+
+def _best(rows: Mapping[str, Mapping[str, Any]], metric: str, higher_better: bool) -> set[str]:
+    vals = {m: r[metric]["value"] for m, r in rows.items()
+            if isinstance(r.get(metric), dict) and isinstance(r[metric].get("value"), (int, float))
+            and not math.isnan(r[metric]["value"])}
+    if len(vals) < 2:
+        return set()
+    target = max(vals.values()) if higher_better else min(vals.values())
+    return {m for m, v in vals.items() if v == target}
+
+
+def _testset_caption(name: str, meta: Mapping[str, Any]) -> str:
+    if not meta:
+        return f"{name} (no meta.json found)"
+    parts = [meta.get("kind", "?"), f"{meta.get('count', '?')} faces at {meta.get('size', '?')} px"]
+    if meta.get("kind") == "synthetic":
+        parts.append(f"degradation preset `{meta.get('preset')}` ({meta.get('preset_source', '')}), seed {meta.get('seed')}, "
+                     f"HQ from split `{meta.get('source_split')}`")
+    elif meta.get("kind") == "folder":
+        parts.append(f"pre-made pairs from {meta.get('lq')} / {meta.get('hq')}")
+    else:
+        parts.append(f"real LQ, no ground truth, from {meta.get('source')}")
+    return f"{name}: " + "; ".join(parts)
+
+
+def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progress: bool = True) -> dict[str, Path]:
+    from bfrbench.io.atomic import write_text_atomic
+    from bfrbench.io.images import write_image
+    from bfrbench.metrics.registry import METRICS
+    from bfrbench.report.grid import make_grid
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = collect(params)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    md = [f"# bfrbench leaderboard: profile `{params['profile']}`", "",
+          f"Generated {now} by `bfrbench report` from `scores/`. Bold = best in column. "
+          "Arrows: ↑ higher is better, ↓ lower is better.", ""]
+    body_html = []
+    used_metrics: list[str] = []
+    for testset, table in tables.items():
+        meta, rows, metric_names = table["meta"], table["rows"], table["metrics"]
+        md += [f"## {testset}", "", _testset_caption(testset, meta), ""]
+        header = ["method"]
+        for name in metric_names:
+            spec = METRICS.get(name)
+            arrow = "" if spec is None else ("↑" if spec.higher_better else "↓")
+            header.append(f"{name} {arrow}".strip())
+            if name not in used_metrics:
+                used_metrics.append(name)
+        md.append("| " + " | ".join(header) + " |")
+        md.append("|" + "---|" * len(header))
+        html_rows = []
+        for method, row in rows.items():
+            cells = [method]
+            hcells = [html.escape(method)]
+            for name in metric_names:
+                entry = row.get(name)
+                spec = METRICS.get(name)
+                if "_missing" in row:
+                    text = "missing"
+                elif not isinstance(entry, dict):
+                    text = "n/a"
+                elif "unavailable" in entry:
+                    text = "unavailable"
+                else:
+                    text = _fmt(entry.get("value"))
+                    if spec is not None and method in _best(rows, name, spec.higher_better):
+                        text = f"**{text}**"
+                cells.append(text)
+                hcells.append(html.escape(text).replace("**", "") if "**" not in text
+                              else f"<b>{html.escape(text.strip('*'))}</b>")
+            md.append("| " + " | ".join(cells) + " |")
+            html_rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in hcells) + "</tr>")
+        notes = []
+        for method, row in rows.items():
+            if "_missing" in row:
+                notes.append(f"- {method}: {row['_missing']}")
+            for name, entry in row.items():
+                if isinstance(entry, dict) and "unavailable" in entry:
+                    notes.append(f"- {method} / {name}: {entry['unavailable']}")
+        if notes:
+            md += ["", "Not computed:", *notes]
+        grid_name = f"grid_{testset}.png"
+        lq_dir = paths.testset_dir(testset) / "lq"
+        columns = [("LQ", lq_dir)] + [(m, paths.result_dir(m, testset)) for m in params["methods"]]
+        if meta.get("has_gt"):
+            columns.append(("GT", paths.testset_dir(testset) / "hq"))
+        n = int(params.get("report", {}).get("grid_images", 4))
+        stems = sorted(p.stem for p in lq_dir.glob("*.png"))[:n] if lq_dir.is_dir() else []
+        if stems:
+            write_image(out_dir / grid_name, make_grid(columns, stems, int(params["size"])))
+            md += ["", f"![{testset}: LQ | {' | '.join(params['methods'])}{' | GT' if meta.get('has_gt') else ''}]({grid_name})"]
+        md.append("")
+        body_html.append(
+            f"<h2>{html.escape(testset)}</h2><p>{html.escape(_testset_caption(testset, meta))}</p>"
+            "<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
+            + "".join(html_rows) + "</tbody></table>"
+            + ("<ul>" + "".join(f"<li>{html.escape(n_[2:])}</li>" for n_ in notes) + "</ul>" if notes else "")
+            + (f'<p><img src="{grid_name}" alt="grid {html.escape(testset)}"></p>' if stems else "")
+        )
+    md += ["## Protocols", ""]
+    proto_html = []
+    for name in used_metrics:
+        spec = METRICS.get(name)
+        if spec is None:
+            continue
+        arrow = "higher is better" if spec.higher_better else "lower is better"
+        line = f"- **{name}** ({spec.unit}; {arrow}; range {spec.value_range}): {spec.protocol}"
+        md.append(line)
+        proto_html.append(f"<li><b>{html.escape(name)}</b> ({html.escape(spec.unit)}; {arrow}): "
+                          f"{html.escape(spec.protocol)}</li>")
+    md += ["", "## Methods", ""]
+    from bfrbench.methods.registry import METHODS
+
+    meth_html = []
+    for method in params["methods"]:
+        desc = METHODS[method].description if method in METHODS else "?"
+        src = _method_source(method, paths.MODELS)
+        md.append(f"- **{method}**: {desc}. Weights: {src}.")
+        meth_html.append(f"<li><b>{html.escape(method)}</b>: {html.escape(desc)}. Weights: {html.escape(src)}.</li>")
+    md.append("")
+    md_path = write_text_atomic(out_dir / "leaderboard.md", "\n".join(md))
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}td:first-child{text-align:left}")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>bfrbench leaderboard</title>"
+            f"<style>{style}</style></head><body><h1>bfrbench leaderboard: profile {html.escape(params['profile'])}</h1>"
+            f"<p>Generated {now}. ↑ higher is better, ↓ lower is better; bold = best.</p>" + "".join(body_html)
+            + "<h2>Protocols</h2><ul>" + "".join(proto_html) + "</ul><h2>Methods</h2><ul>" + "".join(meth_html)
+            + "</ul></body></html>\n")
+    html_path = write_text_atomic(out_dir / "leaderboard.html", page)
+    return {"markdown": md_path, "html": html_path}

@@ -1,0 +1,1 @@
+"""The pipeline stages behind the CLI commands (one module per stage)."""

@@ -1,0 +1,80 @@
+"""The `data` stage: build or index the aligned face set the profile names.
+
+`smoke`: real faces from registry packages (see bfrbench.data.smoke). `folder`: a lab's own aligned HQ faces
+(e.g. FFHQ 512 under data/, versioned by data.dvc) indexed into a manifest with an identity-free hash split."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from bfrbench.errors import ConfigError
+
+FOLDER_KEYS = {"hq", "split", "limit"}
+
+
+def _split_of(key: str, seed: int, split: list[float]) -> str:
+    u = int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:16], 16) / 2**64
+    edges = [split[0], split[0] + split[1]]
+    return "train" if u < edges[0] else ("val" if u < edges[1] else "test")
+
+
+def prepare_faces(params: Mapping[str, Any], out: Path, overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+    from bfrbench.tracking import stage_run
+
+    data = params["data"]
+    source = data.get("source")
+    with stage_run("data", params["profile"], {"data": data, "seed": params["seed"], "size": params["size"]}) as run:
+        if source == "smoke":
+            from bfrbench.data.smoke import build_smoke_faces
+
+            opts = dict(data.get("smoke", {}))
+            summary = build_smoke_faces(out, size=int(params["size"]), seed=int(params["seed"]), overwrite=overwrite,
+                                        progress=progress, **opts)
+        elif source == "folder":
+            summary = _index_folder(data.get("folder", {}), params, out, overwrite, progress)
+        else:
+            raise ConfigError(f"data.source: {source!r} is not a face-set source", fix="use smoke or folder")
+        run.log_metrics({f"count.{k}": v for k, v in summary.get("counts", {}).items()})
+        run.log_artifact(out / "manifest.csv")
+        if (out / "summary.json").is_file():
+            run.log_artifact(out / "summary.json")
+    return summary
+
+
+def _index_folder(cfg: Mapping[str, Any], params: Mapping[str, Any], out: Path, overwrite: bool,
+                  progress: bool) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    from bfrbench.io.atomic import atomic_dir
+    from bfrbench.io.images import read_image
+    from bfrbench.io.pairing import index_by_stem
+
+    unknown = sorted(set(cfg) - FOLDER_KEYS)
+    if unknown:
+        raise ConfigError(f"data.folder: unknown key(s) {unknown}", fix=f"valid: {sorted(FOLDER_KEYS)}")
+    if "hq" not in cfg:
+        raise ConfigError("data.folder.hq: the folder of aligned HQ faces is not set", fix="e.g. hq: data/ffhq512")
+    split = list(cfg.get("split", [0.98, 0.01, 0.01]))
+    index = index_by_stem(cfg["hq"])
+    stems = sorted(index)[: int(cfg["limit"])] if cfg.get("limit") else sorted(index)
+    rows, counts = [], {"train": 0, "val": 0, "test": 0}
+    size = int(params["size"])
+    for stem in tqdm(stems, desc="index faces", disable=not progress):
+        read_image(index[stem], size=size)  # every face is checked once here, not mid-epoch
+        s = _split_of(stem, int(params["seed"]), split)
+        counts[s] += 1
+        rows.append({"name": stem, "split": s, "identity": stem, "path": str(index[stem].resolve())})
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["name", "split", "identity", "path"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        (tmp / "manifest.csv").write_text(buf.getvalue())
+        summary = {"source": "folder", "hq": str(cfg["hq"]), "counts": counts, "split": split}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

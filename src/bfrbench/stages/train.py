@@ -1,0 +1,33 @@
+"""The `train` stage: one training stage of one method, logged to MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from bfrbench import paths
+from bfrbench.config import load_yaml, merge_known
+from bfrbench.methods.base import StageContext
+from bfrbench.methods.registry import get_method
+from bfrbench.errors import ConfigError
+
+
+def run_train(method_name: str, stage: str, config_path: str, params: Mapping[str, Any], out: Path | None,
+              progress: bool = True) -> Path:
+    from bfrbench.tracking import stage_run
+
+    method = get_method(method_name)
+    if stage not in method.stages:
+        raise ConfigError(f"method {method_name} has no stage {stage!r}", fix=f"its stages: {list(method.stages)}")
+    cfg = merge_known(method.default_config(stage), load_yaml(config_path), str(config_path))
+    out = Path(out) if out else paths.model_dir(method_name) / stage
+    out.mkdir(parents=True, exist_ok=True)
+    run_params = {"method": method_name, "stage": stage, "config_file": config_path, "config": cfg,
+                  "seed": params["seed"], "size": params["size"]}
+    with stage_run(f"train/{method_name}/{stage}", params["profile"], run_params) as run:
+        ctx = StageContext(method_name, stage, cfg, dict(params), paths.FACES, out, paths.model_dir(method_name),
+                           int(params["seed"]), int(params["size"]), progress=progress, logger=run)
+        metrics = method.train(ctx) or {}
+        run.log_metrics(metrics)
+        run.log_artifact(out / "card.json")
+    return out

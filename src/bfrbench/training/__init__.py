@@ -1,0 +1,1 @@
+"""The Lightning training entry point every training stage uses."""

@@ -1,0 +1,96 @@
+"""Build a Lightning Trainer from config and run `fit` with checkpointing, resume and MLflow logging.
+
+Scaling out uses Lightning's own engines: `strategy: ddp` with `devices`/`num_nodes` under torchrun or SLURM
+(Lightning reads their environment), `ddp_spawn` inside pytest. See docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from bfrbench.config import merge_known
+from bfrbench.errors import ConfigError
+
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "accelerator": "cpu",
+    "devices": 1,
+    "num_nodes": 1,
+    "strategy": "auto",
+    "precision": "32-true",
+    "max_steps": 100,
+    "max_epochs": -1,
+    "log_every_n_steps": 10,
+    "val_every_n_steps": 0,  # 0: validate once per epoch
+    "gradient_clip_val": 0.0,
+    "accumulate_grad_batches": 1,
+    "checkpoint_every_n_steps": 50,
+    "resume": True,
+    "deterministic": False,
+}
+
+
+def trainer_config(cfg: Mapping[str, Any] | None, where: str = "trainer") -> dict[str, Any]:
+    merged = merge_known(TRAINER_DEFAULTS, dict(cfg or {}), where)
+    if merged["max_steps"] <= 0 and merged["max_epochs"] <= 0:
+        raise ConfigError(f"{where}: set max_steps or max_epochs to a positive number")
+    return merged
+
+
+def last_checkpoint(ckpt_dir: Path) -> Path | None:
+    last = ckpt_dir / "last.ckpt"
+    return last if last.is_file() else None
+
+
+def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = None, progress: bool = True,
+                  experiment: str = "bfrbench", extra_callbacks: list | None = None):
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    from bfrbench.tracking import tracking_uri
+
+    ckpt = ModelCheckpoint(
+        dirpath=out_dir / "checkpoints",
+        filename="step{step:07d}",
+        auto_insert_metric_name=False,
+        save_last=True,
+        every_n_train_steps=cfg["checkpoint_every_n_steps"] or None,
+        save_top_k=1,
+    )
+    logger = MLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri(), run_id=run_id, log_model=False)
+    val_kwargs: dict[str, Any] = {}
+    if cfg["val_every_n_steps"]:
+        val_kwargs = {"val_check_interval": int(cfg["val_every_n_steps"]), "check_val_every_n_epoch": None}
+    return L.Trainer(
+        accelerator=cfg["accelerator"],
+        devices=cfg["devices"],
+        num_nodes=cfg["num_nodes"],
+        strategy=cfg["strategy"],
+        precision=cfg["precision"],
+        max_steps=cfg["max_steps"],
+        max_epochs=cfg["max_epochs"],
+        log_every_n_steps=cfg["log_every_n_steps"],
+        gradient_clip_val=cfg["gradient_clip_val"] or None,
+        accumulate_grad_batches=cfg["accumulate_grad_batches"],
+        deterministic=cfg["deterministic"],
+        default_root_dir=str(out_dir),
+        logger=logger,
+        callbacks=[ckpt, *(extra_callbacks or [])],
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # our sampler shards by rank itself (see data/datamodule.py)
+        **val_kwargs,
+    )
+
+
+def fit(module, datamodule, cfg: Mapping[str, Any], out_dir: Path, run=None, progress: bool = True):
+    """Train, resuming from `out_dir/checkpoints/last.ckpt` when `resume` is on and it exists."""
+    import lightning as L
+
+    L.seed_everything(int(getattr(datamodule, "seed", 0)), workers=True, verbose=False)
+    trainer = build_trainer(cfg, out_dir, run_id=getattr(run, "run_id", None), progress=progress,
+                            experiment=getattr(run, "experiment", "bfrbench"))
+    ckpt_path = last_checkpoint(out_dir / "checkpoints") if cfg["resume"] else None
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    return trainer

@@ -1,0 +1,73 @@
+"""Shared test settings: offline, no analytics, MLflow in a per-session temp sqlite store, tiny face sets."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _mlflow_store(tmp_path_factory):
+    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}"
+    yield store
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
+
+
+def smooth_face_like(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A smooth, textured RGB uint8 image: enough structure for degradation and regression tests."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    img = np.zeros((size, size, 3))
+    for _ in range(6):
+        cx, cy, s = rng.random(), rng.random(), 0.05 + 0.2 * rng.random()
+        color = rng.random(3)
+        img += color * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * s**2))[..., None]
+    img += 0.15 * np.sin(2 * np.pi * (xx * rng.integers(2, 9) + yy * rng.integers(2, 9)))[..., None]
+    img = (img - img.min()) / (img.max() - img.min() + 1e-9)
+    return np.round(img * 255).astype(np.uint8)
+
+
+def make_face_set(root: Path, size: int = 32, counts=(("train", 12), ("val", 4), ("test", 4)), seed: int = 0) -> Path:
+    """A face-set folder in the layout of the `data` stage (hq/, manifest.csv) with synthetic images."""
+    from bfrbench.io.images import write_image
+
+    rng = np.random.default_rng(seed)
+    (root / "hq").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for split, n in counts:
+        for i in range(n):
+            name = f"{split}_{i:03d}"
+            write_image(root / "hq" / f"{name}.png", smooth_face_like(rng, size))
+            rows.append({"name": name, "split": split, "identity": name})
+    with open(root / "manifest.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["name", "split", "identity"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return root
+
+
+@pytest.fixture
+def tiny_faces(tmp_path) -> Path:
+    return make_face_set(tmp_path / "faces")
+
+
+@pytest.fixture
+def real_face() -> np.ndarray:
+    """A real photo of a face shipped by scikit-image (public domain), cropped to the face, 128 px."""
+    import cv2
+    from skimage import data
+
+    img = data.astronaut()[20:220, 130:330]
+    return cv2.resize(img, (128, 128), interpolation=cv2.INTER_AREA)
