@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from bfrbench.data.degradation import DegradationPipeline, sample_rng
+from bfrbench.data.degradation import STREAM_FLIP, STREAM_ORDER, DegradationPipeline, sample_rng
 from bfrbench.errors import BFRBenchError
 from bfrbench.io.images import read_image
 
-VAL_EPOCH = -1  # validation samples use their own fixed (seed, -1, index) stream
+VAL_EPOCH = 2**31 - 1  # validation samples use their own fixed epoch, never reached by training
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -48,7 +48,7 @@ class DegradedFaces(Dataset):
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
         epoch, index = key if isinstance(key, tuple) else (VAL_EPOCH, key)
         hq = read_image(self.paths[index], size=self.size)
-        rng = sample_rng(self.pipeline.seed + 1, epoch, index)  # flips use a stream apart from degradation
+        rng = sample_rng(self.pipeline.seed, epoch, index, STREAM_FLIP)
         if self.flip and rng.random() < 0.5:
             hq = np.ascontiguousarray(hq[:, ::-1])
         lq, _ = self.pipeline(hq, index, epoch)
@@ -74,7 +74,7 @@ class EpochIndexSampler(Sampler):
     def __iter__(self) -> Iterator[tuple[int, int]]:
         order = np.arange(self.n)
         if self.shuffle:
-            order = sample_rng(self.seed, self.epoch, -1).permutation(self.n)
+            order = sample_rng(self.seed, self.epoch, 0, STREAM_ORDER).permutation(self.n)
         rank, world = self._rank_world()
         per_rank = math.ceil(self.n / world)
         padded = np.concatenate([order, order[: per_rank * world - self.n]])  # every rank gets as many, like DDP
@@ -112,7 +112,10 @@ class BFRDataModule(L.LightningDataModule):
         self.faces_dir = Path(faces_dir)
         self.size, self.degradation, self.seed = size, degradation, seed
         self.batch_size, self.num_workers, self.val_count, self.flip = batch_size, num_workers, val_count, flip
-        self.save_hyperparameters()
+        # Plain types only: checkpoints are loaded with torch.load(weights_only=True).
+        self.save_hyperparameters({"faces_dir": str(faces_dir), "size": size, "degradation": degradation, "seed": seed,
+                                   "batch_size": batch_size, "num_workers": num_workers, "val_count": val_count,
+                                   "flip": flip})
 
     def setup(self, stage: str | None = None) -> None:
         from bfrbench.data.faces import face_paths

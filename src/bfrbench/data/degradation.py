@@ -132,9 +132,15 @@ class DegradationParams:
         return cls(**kwargs)
 
 
-def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
-    """A generator that depends only on (seed, epoch, index): the key to worker-count independence."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(epoch), int(index)]))
+STREAM_DEGRADATION, STREAM_FLIP, STREAM_ORDER = 0, 1, 2
+
+
+def sample_rng(seed: int, epoch: int, index: int, stream: int = STREAM_DEGRADATION) -> np.random.Generator:
+    """A generator that depends only on (seed, stream, epoch, index): the key to worker-count independence."""
+    key = [int(seed), int(stream), int(epoch), int(index)]
+    if min(key) < 0:
+        raise ValueError(f"seed, stream, epoch and index must be >= 0, got {key}")
+    return np.random.default_rng(np.random.SeedSequence(key))
 
 
 def sample_params(preset: DegradationPreset, rng: np.random.Generator) -> DegradationParams:

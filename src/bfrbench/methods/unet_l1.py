@@ -22,39 +22,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _module_class():
-    import lightning as L
-    import torch
-
-    from bfrbench.archs.unet import PlainUNet
-
-    class UNetL1Module(L.LightningModule):
-        def __init__(self, channels: list[int], lr: float, weight_decay: float):
-            super().__init__()
-            self.save_hyperparameters()
-            self.net = PlainUNet(channels=tuple(channels))
-
-        def forward(self, lq):
-            return self.net(lq)
-
-        def training_step(self, batch, batch_idx):
-            loss = torch.nn.functional.l1_loss(self.net(batch["lq"]), batch["hq"])
-            self.log("train/l1", loss, prog_bar=True, sync_dist=False)
-            return loss
-
-        def validation_step(self, batch, batch_idx):
-            pred = self.net(batch["lq"]).clamp(0, 1)
-            mse = torch.mean((pred - batch["hq"]) ** 2, dim=(1, 2, 3))
-            psnr = 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
-            self.log("val/l1", torch.nn.functional.l1_loss(pred, batch["hq"]), sync_dist=True)
-            self.log("val/psnr_rgb", psnr.mean(), sync_dist=True)
-
-        def configure_optimizers(self):
-            return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-
-    return UNetL1Module
-
-
 class _Restorer:
     def __init__(self, module, device: str):
         self.module = module.to(device).eval()
@@ -75,6 +42,18 @@ def config_hash(cfg: dict[str, Any], extra: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def trained_steps(trainer, ckpt_dir: Path) -> int:
+    """Optimizer steps done; under ddp_spawn the main process's trainer is not updated, the last checkpoint is."""
+    import torch
+
+    if trainer.global_step:
+        return int(trainer.global_step)
+    last = ckpt_dir / "last.ckpt"
+    if last.is_file():
+        return int(torch.load(last, map_location="cpu", weights_only=True)["global_step"])
+    return 0
+
+
 class UNetL1:
     name = "unet_l1"
     stages = ("train",)
@@ -93,7 +72,9 @@ class UNetL1:
         data = cfg["data"]
         dm = BFRDataModule(ctx.faces_dir, ctx.size, data["degradation"], ctx.seed, data["batch_size"],
                            data["num_workers"], data["val_count"], data["flip"])
-        module = _module_class()(cfg["model"]["channels"], cfg["optim"]["lr"], cfg["optim"]["weight_decay"])
+        from bfrbench.methods.unet_l1_module import UNetL1Module
+
+        module = UNetL1Module(cfg["model"]["channels"], cfg["optim"]["lr"], cfg["optim"]["weight_decay"])
         # Interrupted runs resume from a work folder keyed by the config, outside the DVC output.
         work = ctx.extras.get("work_root", Path("checkpoints")) / self.name / ctx.stage / config_hash(
             cfg, {"seed": ctx.seed, "size": ctx.size, "faces": str(ctx.faces_dir)})
@@ -104,7 +85,7 @@ class UNetL1:
         torch.save({"config": cfg["model"], "state_dict": module.net.state_dict()}, ctx.out_dir / "model.pt")
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         write_card(ctx.out_dir, {"method": self.name, "stage": ctx.stage, "source": "trained by the suite",
-                                 "config": cfg, "steps": trainer.global_step, "final_metrics": metrics})
+                                 "config": cfg, "steps": trained_steps(trainer, work / "checkpoints"), "final_metrics": metrics})
         return metrics
 
     def load(self, models_dir: Path, device: str = "cpu") -> _Restorer:

@@ -1,4 +1,4 @@
-"""PSNR and SSIM in the BasicSR convention (basicsr/metrics/psnr_ssim.py), vectorised over a batch.
+"""PSNR and SSIM in the BasicSR convention (basicsr/metrics/psnr_ssim.py), for uint8 RGB batches.
 
 Convention, as in BasicSR's calculate_psnr / calculate_ssim with crop_border=0:
 - values are 8-bit intensities on [0, 255] handled in float64;
@@ -25,7 +25,6 @@ SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_C1 = (0.01 * 255.0) ** 2
 SSIM_C2 = (0.03 * 255.0) ** 2
-_MAX_PLANES_PER_FILTER = 48  # planes filtered per OpenCV call: bounds peak memory for big batches
 
 
 def luma_bt601(batch: np.ndarray) -> np.ndarray:
@@ -53,30 +52,17 @@ def psnr_batch(pred: np.ndarray, gt: np.ndarray, y_only: bool = False) -> np.nda
 
 
 def _gaussian_valid(planes: np.ndarray) -> np.ndarray:
-    """Gaussian-filter H x W x K float64 planes and keep the valid region (H-10) x (W-10) x K."""
+    """Gaussian-filter H x W x C float64 planes and keep the valid region (H-10) x (W-10) x C."""
     import cv2
 
     kernel = cv2.getGaussianKernel(SSIM_WINDOW, SSIM_SIGMA, cv2.CV_64F)
     m = SSIM_WINDOW // 2
-    out = np.empty((planes.shape[0] - 2 * m, planes.shape[1] - 2 * m, planes.shape[2]), dtype=np.float64)
-    for start in range(0, planes.shape[2], _MAX_PLANES_PER_FILTER):
-        chunk = np.ascontiguousarray(planes[:, :, start : start + _MAX_PLANES_PER_FILTER])
-        filtered = cv2.sepFilter2D(chunk, cv2.CV_64F, kernel, kernel)
-        out[:, :, start : start + chunk.shape[2]] = filtered.reshape(*filtered.shape[:2], -1)[m:-m, m:-m]
-    return out
+    filtered = cv2.sepFilter2D(np.ascontiguousarray(planes), cv2.CV_64F, kernel, kernel)
+    return filtered.reshape(planes.shape)[m:-m, m:-m]
 
 
-def ssim_batch(pred: np.ndarray, gt: np.ndarray, y_only: bool = False) -> np.ndarray:
-    """Per-image SSIM of uint8 RGB batches (mean over channels of the per-channel mean SSIM)."""
-    n, h, w, _ = pred.shape
-    if min(h, w) <= SSIM_WINDOW - 1:
-        raise ValueError(f"SSIM needs images larger than {SSIM_WINDOW - 1} px, got {w}x{h}")
-    x = _planes(pred, y_only)
-    y = _planes(gt, y_only)
-    c = x.shape[3]
-    # Stack every channel of every image as one plane so OpenCV filters the whole batch per call.
-    x = x.transpose(1, 2, 0, 3).reshape(h, w, n * c)
-    y = y.transpose(1, 2, 0, 3).reshape(h, w, n * c)
+def _ssim_image(x: np.ndarray, y: np.ndarray) -> float:
+    """SSIM of one H x W x C float64 image pair: mean over channels of the mean SSIM map."""
     mu_x = _gaussian_valid(x)
     mu_y = _gaussian_valid(y)
     mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
@@ -84,8 +70,18 @@ def ssim_batch(pred: np.ndarray, gt: np.ndarray, y_only: bool = False) -> np.nda
     var_y = _gaussian_valid(y * y) - mu_yy
     cov_xy = _gaussian_valid(x * y) - mu_xy
     ssim_map = ((2 * mu_xy + SSIM_C1) * (2 * cov_xy + SSIM_C2)) / ((mu_xx + mu_yy + SSIM_C1) * (var_x + var_y + SSIM_C2))
-    per_plane = ssim_map.mean(axis=(0, 1)).reshape(n, c)
-    return per_plane.mean(axis=1)
+    per_channel = np.ascontiguousarray(ssim_map.transpose(2, 0, 1)).reshape(ssim_map.shape[2], -1).mean(axis=1)
+    return float(per_channel.mean())
+
+
+def ssim_batch(pred: np.ndarray, gt: np.ndarray, y_only: bool = False) -> np.ndarray:
+    """Per-image SSIM of uint8 RGB batches (mean over channels of the per-channel mean SSIM)."""
+    h, w = pred.shape[1:3]
+    if min(h, w) <= SSIM_WINDOW - 1:
+        raise ValueError(f"SSIM needs images larger than {SSIM_WINDOW - 1} px, got {w}x{h}")
+    # One image at a time (its channels in one OpenCV call): the value of an image must not depend on which other
+    # images share its batch, or a resumed run would differ from an uninterrupted one in the last bits.
+    return np.array([_ssim_image(_planes(p[None], y_only)[0], _planes(g[None], y_only)[0]) for p, g in zip(pred, gt)])
 
 
 class _PixelMetric(Metric):

@@ -1,0 +1,36 @@
+import torch
+
+from bfrbench.data.datamodule import BFRDataModule, EpochIndexSampler
+
+
+def _batches(faces, workers):
+    dm = BFRDataModule(faces, 32, {"preset": "codeformer_stage2"}, seed=5, batch_size=4, num_workers=workers)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(1)
+    return [(b["lq"].clone(), b["hq"].clone()) for b in loader]
+
+
+def test_same_batches_whatever_the_worker_count(tiny_faces):
+    a, b = _batches(tiny_faces, 0), _batches(tiny_faces, 2)
+    assert len(a) == len(b) == 3
+    for (la, ha), (lb, hb) in zip(a, b):
+        assert torch.equal(la, lb) and torch.equal(ha, hb)
+
+
+def test_sampler_epochs_differ_and_shard():
+    s = EpochIndexSampler(10, seed=1)
+    s.set_epoch(0)
+    e0 = list(s)
+    s.set_epoch(1)
+    e1 = list(s)
+    assert sorted(i for _, i in e0) == list(range(10)) and [i for _, i in e0] != [i for _, i in e1]
+    assert all(e == 1 for e, _ in e1)
+
+
+def test_val_set_is_fixed(tiny_faces):
+    dm = BFRDataModule(tiny_faces, 32, "gfpgan", seed=5, batch_size=2)
+    dm.setup("fit")
+    first = [b["lq"] for b in dm.val_dataloader()]
+    second = [b["lq"] for b in dm.val_dataloader()]
+    assert all(torch.equal(x, y) for x, y in zip(first, second))

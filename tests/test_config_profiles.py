@@ -1,0 +1,67 @@
+"""Every config in experiments/ is loaded, validated and merged against its method's defaults (tiny-size habit)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bfrbench.config import load_params, merge_known
+from bfrbench.errors import ConfigError
+from bfrbench.methods.registry import METHODS, get_method
+from bfrbench.stages.testsets import validate_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILES = sorted((ROOT / "experiments" / "profiles").glob("*.yaml"))
+
+
+def test_params_yaml_is_the_smoke_profile():
+    assert (ROOT / "params.yaml").read_text() == (ROOT / "experiments/profiles/smoke.yaml").read_text()
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.stem)
+def test_profile_validates(profile):
+    params = load_params(profile)
+    assert params["profile"] == profile.stem
+    for name, spec in params["testsets"].items():
+        validate_spec(name, spec)
+    for key, entry in params["train"].items():
+        method = get_method(entry["method"])
+        assert entry["stage"] in method.stages
+        cfg = yaml.safe_load((ROOT / entry["config"]).read_text()) or {}
+        merge_known(method.default_config(entry["stage"]), cfg, entry["config"])
+    # every method in the profile has at least one stage in the train foreach (the graph needs models/<method>)
+    assert {e["method"] for e in params["train"].values()} >= set(params["methods"])
+
+
+def test_every_experiment_config_is_used_by_a_profile():
+    used = {e["config"] for p in PROFILES for e in load_params(p)["train"].values()}
+    on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / "experiments").rglob("*.yaml") if "profiles" not in p.parts}
+    assert on_disk <= used, f"configs no profile uses: {sorted(on_disk - used)}"
+
+
+def test_unknown_keys_are_errors(tmp_path):
+    bad = yaml.safe_load((ROOT / "params.yaml").read_text())
+    bad["score"]["metricz"] = ["psnr_rgb"]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="unknown key.*metricz"):
+        load_params(path)
+    with pytest.raises(ConfigError, match="unknown key 'lrr'"):
+        merge_known({"lr": 1.0}, {"lrr": 2.0}, "cfg")
+    with pytest.raises(ConfigError, match="unknown key"):
+        validate_spec("x", {"kind": "synthetic", "degradation": "gfpgan", "sed": 1})
+
+
+def test_unknown_method_is_an_error(tmp_path):
+    bad = yaml.safe_load((ROOT / "params.yaml").read_text())
+    bad["methods"].append("nosuchmethod")
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="nosuchmethod"):
+        load_params(path)
+
+
+def test_registry_names_match():
+    for name, spec in METHODS.items():
+        method = get_method(name)
+        assert method.name == name and tuple(method.stages) == spec.stages
