@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from bfrbench import paths
@@ -126,8 +127,10 @@ def cmd_score(args) -> int:
         if "unavailable" in entry:
             print(f"  {name:<16} {entry['unavailable']}")
         else:
-            flat[name] = entry.get("value")
-            print(f"  {name:<16} {entry.get('value'):.4f}  ({entry.get('unit', '')})")
+            value = entry.get("value")
+            flat[name] = value if isinstance(value, (int, float)) and math.isfinite(value) else str(value)
+            print(f"  {name:<16} {value:.4f}  ({entry.get('unit', '')})" if isinstance(value, float)
+                  else f"  {name:<16} {value}")
     write_text_atomic(out / "metrics.json", json.dumps(flat, indent=2, sort_keys=True) + "\n")
     _say(f"wrote {out}/per_image.csv, {out}/summary.json and {out}/metrics.json")
     return 0

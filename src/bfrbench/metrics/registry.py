@@ -75,7 +75,7 @@ METRICS: dict[str, MetricSpec] = {
             "ids_dlib", True, False, (0.0, _INF), "dlib L2",
             "identity distance: dlib ResNet 128-D face descriptor (dlib_face_recognition_resnet_model_v1), "
             "L2 between prediction and ground truth; inputs are FFHQ-aligned square crops of any size; dlib 5-point "
-            "landmarks found on the GROUND TRUTH inside the fixed FFHQ face box (x 0.228-0.772, y 0.325-0.869 of the "
+            "landmarks found on the GROUND TRUTH inside the fixed FFHQ face box (x 0.208-0.794, y 0.298-0.886 of the "
             "crop), the same landmarks cut the 150x150 chip (padding 0.25) from both images, no jitter; "
             "dlib's same-person threshold is 0.6",
             "bfrbench.metrics.ids_dlib:IdsDlib",

@@ -1,0 +1,101 @@
+"""The whole `dvc repro` graph at minimal size in a temporary git repository, on the real smoke faces."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(cmd, cwd, env, timeout=1500):
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}"
+    return out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("repo")
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(ROOT / "experiments", repo / "experiments")
+    shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["size"] = 64
+    for spec in params["testsets"].values():
+        spec["limit"] = 4
+    params["report"]["grid_images"] = 2
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    tiny = {
+        "experiments/classic/fit_smoke.yaml": {"num_faces": 4, "grid": {"h": [0.0, 8.0], "amount": [0.0, 1.0],
+                                                                         "radius": [1.0]}},
+        "experiments/unet_l1/train_smoke.yaml": {"model": {"channels": [8, 16]}, "data": {"batch_size": 4,
+                                                 "val_count": 4}, "trainer": {"max_steps": 3,
+                                                 "checkpoint_every_n_steps": 3, "log_every_n_steps": 1}},
+    }
+    for rel, cfg in tiny.items():
+        (repo / rel).write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    _run(["git", "init", "-q"], repo, env)
+    _run(["dvc", "init", "-q"], repo, env)
+    _run(["git", "add", "-A"], repo, env)
+    _run(["git", "commit", "-qm", "init"], repo, env)
+    return repo, env, params
+
+
+def _table_rows(md: str, testset: str) -> list[list[str]]:
+    section = md.split(f"## {testset}\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| method")]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+
+
+def test_repro_fills_every_cell_and_is_idempotent(repo):
+    repo, env, params = repo
+    out = _run(["dvc", "repro"], repo, env)
+    md = (repo / "reports" / "leaderboard.md").read_text()
+    assert (repo / "reports" / "leaderboard.html").is_file()
+    for testset in params["testsets"]:
+        rows = _table_rows(md, testset)
+        assert sorted(r[0] for r in rows) == sorted(params["methods"])
+        for row in rows:
+            for cell in row[1:]:
+                assert re.fullmatch(r"\*{0,2}-?\d+\.\d+\*{0,2}|inf", cell), f"{testset}/{row[0]}: cell {cell!r}"
+        assert (repo / "reports" / f"grid_{testset}.png").is_file()
+    assert "Protocols" in md and "psnr_y" in md
+    again = _run(["dvc", "repro"], repo, env)
+    assert "Data and pipelines are up to date" in again, again
+    assert "Running stage" not in again
+
+    import mlflow
+
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    runs = mlflow.search_runs(experiment_names=["bfrbench-smoke"], output_format="list")
+    names = {r.info.run_name for r in runs}
+    n_m, n_t = len(params["methods"]), len(params["testsets"])
+    assert "data" in names and "report" in names
+    assert sum(n.startswith("restore/") for n in names) == n_m * n_t
+    assert len(runs) >= 2 + n_t + len(params["train"]) + n_m * n_t
+
+
+def test_exp_run_with_a_changed_param(repo):
+    repo, env, params = repo
+    _run(["git", "add", "-A"], repo, env)
+    _run(["git", "commit", "-qm", "ran", "--allow-empty"], repo, env)
+    out = _run(["dvc", "exp", "run", "-S", "testsets.synthetic.limit=3"], repo, env)
+    assert "Running stage 'testset@synthetic'" in out
+    assert "Running stage 'train@" not in out and "Running stage 'data'" not in out
+    shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], repo, env)
+    assert "testsets.synthetic.limit" in shown
