@@ -26,13 +26,13 @@ def cmd_data(args) -> int:
 
         summary = build_smoke_faces(Path(args.out), size=args.size, seed=args.seed, min_face=args.min_face,
                                     overwrite=args.overwrite, progress=not args.no_progress)
-        _say(f"wrote the smoke face set to {args.out}/ ({json.dumps(summary.get('counts', {}))})")
+        _say(f"wrote the smoke face set to {args.out}/ ({json.dumps(summary.get('faces', {}))})")
         return 0
     params = _params(args)
     from bfrbench.stages.prepare import prepare_faces
 
     summary = prepare_faces(params, Path(args.out), overwrite=args.overwrite, progress=not args.no_progress)
-    _say(f"wrote the face set to {args.out}/ (manifest.csv, summary.json; counts {json.dumps(summary.get('counts', {}))})")
+    _say(f"wrote the face set to {args.out}/ (manifest.csv, summary.json; counts {json.dumps(summary.get('faces', {}))})")
     return 0
 
 

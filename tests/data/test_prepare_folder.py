@@ -16,7 +16,7 @@ def _params(hq, **extra):
 def test_folder_source_indexes_and_splits(tiny_faces, tmp_path):
     summary = prepare_faces(_params(tiny_faces / "hq", split=[0.5, 0.25, 0.25]), tmp_path / "prepared", progress=False)
     rows = list(csv.DictReader(open(tmp_path / "prepared" / "manifest.csv")))
-    assert len(rows) == 20 and sum(summary["counts"].values()) == 20
+    assert len(rows) == 20 and sum(summary["faces"].values()) == 20
     assert {r["split"] for r in rows} == {"train", "val", "test"}
 
 

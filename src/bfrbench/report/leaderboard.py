@@ -173,9 +173,10 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         if spec is None:
             continue
         arrow = "higher is better" if spec.higher_better else "lower is better"
-        line = f"- **{name}** ({spec.unit}; {arrow}; range {spec.value_range}): {spec.protocol}"
+        unit = f"{spec.unit}; " if spec.unit else ""
+        line = f"- **{name}** ({unit}{arrow}; range {list(spec.value_range)}): {spec.protocol}"
         md.append(line)
-        proto_html.append(f"<li><b>{html.escape(name)}</b> ({html.escape(spec.unit)}; {arrow}): "
+        proto_html.append(f"<li><b>{html.escape(name)}</b> ({html.escape(unit)}{arrow}): "
                           f"{html.escape(spec.protocol)}</li>")
     md += ["", "## Methods", ""]
     from bfrbench.methods.registry import METHODS

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from bfrbench.errors import ConfigError
 
 FOLDER_KEYS = {"hq", "split", "limit"}
+SMOKE_KEYS = {"min_face", "split", "lowres_max_side"}
 
 
 def _split_of(key: str, seed: int, split: list[float]) -> str:
@@ -33,13 +34,16 @@ def prepare_faces(params: Mapping[str, Any], out: Path, overwrite: bool = False,
             from bfrbench.data.smoke import build_smoke_faces
 
             opts = dict(data.get("smoke", {}))
+            unknown = sorted(set(opts) - SMOKE_KEYS)
+            if unknown:
+                raise ConfigError(f"data.smoke: unknown key(s) {unknown}", fix=f"valid: {sorted(SMOKE_KEYS)}")
             summary = build_smoke_faces(out, size=int(params["size"]), seed=int(params["seed"]), overwrite=overwrite,
                                         progress=progress, **opts)
         elif source == "folder":
             summary = _index_folder(data.get("folder", {}), params, out, overwrite, progress)
         else:
             raise ConfigError(f"data.source: {source!r} is not a face-set source", fix="use smoke or folder")
-        run.log_metrics({f"count.{k}": v for k, v in summary.get("counts", {}).items()})
+        run.log_metrics({f"count.{k}": v for k, v in summary.get("faces", {}).items()})
         run.log_artifact(out / "manifest.csv")
         if (out / "summary.json").is_file():
             run.log_artifact(out / "summary.json")
@@ -75,6 +79,6 @@ def _index_folder(cfg: Mapping[str, Any], params: Mapping[str, Any], out: Path, 
         writer.writeheader()
         writer.writerows(rows)
         (tmp / "manifest.csv").write_text(buf.getvalue())
-        summary = {"source": "folder", "hq": str(cfg["hq"]), "counts": counts, "split": split}
+        summary = {"source": "folder", "hq": str(cfg["hq"]), "faces": counts, "split": split}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
