@@ -120,18 +120,27 @@ def cmd_score(args) -> int:
         metrics = [m for m in metrics if not get_spec(m).full_reference] or None
     if not args.overwrite and args.no_resume:
         check_can_write(out / "summary.json", overwrite=False)
-    summary = score_folders(pred, gt, metrics=metrics, out_dir=out, batch_size=batch_size,
-                            resume=not args.no_resume, convert=args.convert_images, progress=not args.no_progress)
-    flat = {}
-    for name, entry in summary.get("metrics", {}).items():
-        if "unavailable" in entry:
-            print(f"  {name:<16} {entry['unavailable']}")
-        else:
+    from bfrbench.tracking import stage_run
+
+    profile = params["profile"] if args.method else "adhoc"
+    run_name = f"score/{args.method}/{args.testset}" if args.method else f"score/{pred}"
+    with stage_run(run_name, profile, {"pred": str(pred), "gt": str(gt), "metrics": metrics or "all",
+                                       "batch_size": batch_size}) as run:
+        summary = score_folders(pred, gt, metrics=metrics, out_dir=out, batch_size=batch_size,
+                                resume=not args.no_resume, convert=args.convert_images, progress=not args.no_progress)
+        flat = {}
+        for name, entry in summary.get("metrics", {}).items():
+            if "unavailable" in entry:
+                print(f"  {name:<16} {entry['unavailable']}")
+                continue
             value = entry.get("value")
             flat[name] = value if isinstance(value, (int, float)) and math.isfinite(value) else str(value)
             print(f"  {name:<16} {value:.4f}  ({entry.get('unit', '')})" if isinstance(value, float)
                   else f"  {name:<16} {value}")
-    write_text_atomic(out / "metrics.json", json.dumps(flat, indent=2, sort_keys=True) + "\n")
+        write_text_atomic(out / "metrics.json", json.dumps(flat, indent=2, sort_keys=True) + "\n")
+        run.log_metrics(flat)
+        for name in ("summary.json", "per_image.csv", "metrics.json"):
+            run.log_artifact(out / name)
     _say(f"wrote {out}/per_image.csv, {out}/summary.json and {out}/metrics.json")
     return 0
 

@@ -87,6 +87,7 @@ def test_repro_fills_every_cell_and_is_idempotent(repo):
     n_m, n_t = len(params["methods"]), len(params["testsets"])
     assert "data" in names and "report" in names
     assert sum(n.startswith("restore/") for n in names) == n_m * n_t
+    assert sum(n.startswith("score/") for n in names) == n_m * n_t
     assert len(runs) >= 2 + n_t + len(params["train"]) + n_m * n_t
 
 
