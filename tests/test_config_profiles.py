@@ -6,12 +6,22 @@ import pytest
 import yaml
 
 from bfrbench.config import load_params, merge_known
+from bfrbench.data.degradation import preset_from_config
 from bfrbench.errors import ConfigError
 from bfrbench.methods.registry import METHODS, get_method
 from bfrbench.stages.testsets import validate_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = sorted((ROOT / "experiments" / "profiles").glob("*.yaml"))
+
+
+def _degradation_blocks(cfg):
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            if key == "degradation":
+                yield value
+            else:
+                yield from _degradation_blocks(value)
 
 
 def test_params_yaml_is_the_smoke_profile():
@@ -24,11 +34,15 @@ def test_profile_validates(profile):
     assert params["profile"] == profile.stem
     for name, spec in params["testsets"].items():
         validate_spec(name, spec)
+        if spec["kind"] == "synthetic":
+            preset_from_config(spec["degradation"])
     for key, entry in params["train"].items():
         method = get_method(entry["method"])
         assert entry["stage"] in method.stages
         cfg = yaml.safe_load((ROOT / entry["config"]).read_text()) or {}
-        merge_known(method.default_config(entry["stage"]), cfg, entry["config"])
+        merged = merge_known(method.default_config(entry["stage"]), cfg, entry["config"])
+        for block in _degradation_blocks(merged):
+            preset_from_config(block)
     # every method in the profile has at least one stage in the train foreach (the graph needs models/<method>)
     assert {e["method"] for e in params["train"].values()} >= set(params["methods"])
 

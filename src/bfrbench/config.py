@@ -92,11 +92,21 @@ def deep_update(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     return out
 
 
+# Sub-configs validated by their own consumer (a degradation block is checked by `preset_from_config`): an
+# override replaces them whole instead of being merged key by key.
+OWN_SCHEMA_KEYS = frozenset({"degradation"})
+
+
 def merge_known(defaults: Mapping[str, Any], override: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Overlay `override` on `defaults`, refusing any key (at any depth) that `defaults` does not have."""
+    out = copy.deepcopy(dict(defaults))
     for key, value in override.items():
         if key not in defaults:
             raise ConfigError(f"{where}: unknown key {key!r}", fix=f"valid keys: {', '.join(sorted(defaults))}")
-        if isinstance(defaults[key], Mapping) and defaults[key] and isinstance(value, Mapping):
-            merge_known(defaults[key], value, f"{where}.{key}")
-    return deep_update(defaults, override)
+        if key in OWN_SCHEMA_KEYS:
+            out[key] = copy.deepcopy(value)
+        elif isinstance(defaults[key], Mapping) and defaults[key] and isinstance(value, Mapping):
+            out[key] = merge_known(defaults[key], value, f"{where}.{key}")
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -106,7 +106,7 @@ def test_landmarks_found_again_in_the_aligned_image_agree(astronaut_faces):
     lo, hi = face.landmarks68.min(axis=0), face.landmarks68.max(axis=0)
     box = align.FaceBox(int(lo[0]), int(lo[1]), int(hi[0]) + 1, int(hi[1]) + 1, 0.0)
     again = align.landmarks68(face.image, box)
-    for a, b in zip(eye_centres(again), eye_centres(face.landmarks68)):
+    for a, b in zip(eye_centres(again), eye_centres(face.landmarks68), strict=True):
         assert np.hypot(*(a - b)) < 2.0
 
 
@@ -114,7 +114,7 @@ def test_alignment_is_deterministic(astronaut_faces):
     img, faces = astronaut_faces
     again = align.detect_and_align(img, SIZE, min_face=64)
     assert [f.box for f in again] == [f.box for f in faces]
-    for a, b in zip(again, faces):
+    for a, b in zip(again, faces, strict=True):
         assert np.array_equal(a.image, b.image)
 
 

@@ -16,8 +16,10 @@ photo's border. Differences from that script, and why:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +60,24 @@ class AlignedFace:
     matrix: np.ndarray  # (2, 3) affine, source pixels -> aligned pixels
 
 
+@contextlib.contextmanager
+def _cv2_single_threaded() -> Iterator[None]:
+    """Run OpenCV calls on the calling thread only.
+
+    Once OpenCV's pthreads pool has run, a process forked later (DataLoader workers) hangs at its first OpenCV call
+    (seen in a test session: alignment tests, then a 2-worker DataLoader). Our images are small, so the pool buys
+    nothing here; not starting it keeps every later fork safe. Results are identical either way.
+    """
+    import cv2
+
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
+
+
 @functools.lru_cache(maxsize=1)
 def _detector():
     import dlib
@@ -91,7 +111,8 @@ def detect_faces(rgb: np.ndarray, min_face: int) -> list[FaceBox]:
     scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
     work = rgb
     if scale < 1.0:
-        work = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        with _cv2_single_threaded():
+            work = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     sx, sy = work.shape[1] / w, work.shape[0] / h
     upsample = _upsample_for(min_face * scale)
     while upsample > 0 and max(work.shape[:2]) * 2**upsample > DETECT_MAX_SEARCH_SIDE:
@@ -106,7 +127,7 @@ def detect_faces(rgb: np.ndarray, min_face: int) -> list[FaceBox]:
             y1=round((r.bottom() + 1) / sy),
             score=float(s),
         )
-        for r, s in zip(rects, scores)
+        for r, s in zip(rects, scores, strict=True)
     ]
     return sorted(boxes, key=lambda b: (b.x0, b.y0, b.x1, b.y1))
 
@@ -177,6 +198,11 @@ def _reflect_indices(idx: np.ndarray, n: int) -> np.ndarray:
 
 def warp_quad(rgb: np.ndarray, quad: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Resample the quad of `rgb` to a size x size image; returns (image, 2x3 source->output matrix)."""
+    with _cv2_single_threaded():
+        return _warp_quad(rgb, np.asarray(quad, dtype=np.float64), size)
+
+
+def _warp_quad(rgb: np.ndarray, quad: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
     matrix = quad_to_square_matrix(quad, size)

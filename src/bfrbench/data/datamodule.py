@@ -107,15 +107,21 @@ class BFRDataModule(L.LightningDataModule):
         num_workers: int = 0,
         val_count: int = 16,
         flip: bool = True,
+        worker_start: str = "spawn",
     ) -> None:
         super().__init__()
+        if worker_start not in ("spawn", "forkserver", "fork"):
+            raise BFRBenchError(f"data.worker_start: {worker_start!r}", fix="use spawn, forkserver or fork")
+        # OpenCV's thread pool does not survive fork: a forked worker of a process that already ran OpenCV code
+        # can hang. Spawned workers cost a few seconds once (persistent_workers) and never hang.
+        self.worker_start = worker_start
         self.faces_dir = Path(faces_dir)
         self.size, self.degradation, self.seed = size, degradation, seed
         self.batch_size, self.num_workers, self.val_count, self.flip = batch_size, num_workers, val_count, flip
         # Plain types only: checkpoints are loaded with torch.load(weights_only=True).
         self.save_hyperparameters({"faces_dir": str(faces_dir), "size": size, "degradation": degradation, "seed": seed,
                                    "batch_size": batch_size, "num_workers": num_workers, "val_count": val_count,
-                                   "flip": flip})
+                                   "flip": flip, "worker_start": worker_start})
 
     def setup(self, stage: str | None = None) -> None:
         from bfrbench.data.faces import face_paths
@@ -135,10 +141,11 @@ class BFRDataModule(L.LightningDataModule):
             worker_init_fn=_worker_init,
             drop_last=len(self.train_set) >= self.batch_size,
             persistent_workers=self.num_workers > 0,
+            multiprocessing_context=self.worker_start if self.num_workers > 0 else None,
         )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(
             self.val_set, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
-            worker_init_fn=_worker_init,
+            worker_init_fn=_worker_init, multiprocessing_context=self.worker_start if self.num_workers > 0 else None,
         )

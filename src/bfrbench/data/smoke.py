@@ -21,9 +21,9 @@ import os
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -44,10 +44,10 @@ MANIFEST_COLUMNS = (
 
 def assign_split(identity: str, seed: int, split: Sequence[float] = (0.8, 0.1, 0.1)) -> str:
     """train/val/test for `identity`, from sha256(f"{seed}:{identity}") read as a number in [0, 1)."""
-    digest = hashlib.sha256(f"{seed}:{identity}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}:{identity}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2.0**64
     edge = 0.0
-    for name, share in zip(SPLIT_NAMES, split):
+    for name, share in zip(SPLIT_NAMES, split, strict=True):
         edge += share
         if u < edge:
             return name
@@ -73,7 +73,8 @@ def _check_parameters(size: int, split: Sequence[float], min_face: int, lowres_m
     split = tuple(float(s) for s in split)
     if len(split) != 3 or min(split) < 0 or abs(sum(split) - 1.0) > 1e-6:
         raise ConfigError(
-            f"split={split}: needs three non-negative shares (train, val, test) summing to 1", fix="e.g. (0.8, 0.1, 0.1)"
+            f"split={split}: needs three non-negative shares (train, val, test) summing to 1",
+            fix="e.g. (0.8, 0.1, 0.1)",
         )
     if min_face < 1:
         raise ConfigError(f"min_face={min_face}: must be >= 1 px", fix="use e.g. 64")
@@ -94,11 +95,9 @@ class _Tally:
     photos: int = 0
     hq_faces: int = 0
     real_lq_faces: int = 0
-
-    def __post_init__(self):
-        self.skipped_photos: Counter = Counter()
-        self.skipped_faces: Counter = Counter()
-        self.encodings: Counter = Counter()
+    skipped_photos: Counter = field(default_factory=Counter)
+    skipped_faces: Counter = field(default_factory=Counter)
+    encodings: Counter = field(default_factory=Counter)
 
 
 def _encoding_notes(encoding, member: str) -> list[str]:
@@ -109,10 +108,142 @@ def _encoding_notes(encoding, member: str) -> list[str]:
         notes.append("png_palette_expanded")
     if encoding.grayscale:
         notes.append("png_grey_to_rgb")
-    suffix_format = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}.get(Path(member).suffix.lower())
+    suffix = Path(member).suffix.lower()
+    suffix_format = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}.get(suffix)
     if suffix_format and encoding.format != suffix_format:
-        notes.append(f"{encoding.format}_data_named_{Path(member).suffix.lower().lstrip('.')}")
+        notes.append(f"{encoding.format}_data_named_{suffix.lstrip('.')}")
     return notes
+
+
+def _one_person_identities_by_hash(photos, hashes: dict[str, str]) -> dict[str, set]:
+    identities: dict[str, set] = defaultdict(set)
+    for photo in photos:
+        if photo.rule.one_person:
+            identities[hashes[photo.member]].add(photo.identity(0))
+    return identities
+
+
+@dataclass
+class _Builder:
+    """Turns the photos of each source into aligned faces under `folder`, collecting the table rows."""
+
+    folder: Path
+    size: int
+    seed: int
+    split: tuple[float, ...]
+    min_face: int
+    lowres_max_side: int
+    rows: list[dict] = field(default_factory=list)
+    landmark_rows: list[list] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    tallies: dict[str, _Tally] = field(default_factory=dict)
+    faces_per_identity: Counter = field(default_factory=Counter)
+
+    def add_source(self, source, archive: Path, photos, bar) -> None:
+        from bfrbench.data.sources import ArchiveReader, sha256_bytes
+
+        tally = self.tallies.setdefault(source.package, _Tally())
+        with ArchiveReader(archive) as reader:
+            payloads = {photo.member: reader.read(photo.member) for photo in photos}
+        hashes = {member: sha256_bytes(data) for member, data in payloads.items()}
+        # The same bytes filed under two names of one-person photos: whose face is it? Nobody can tell, so such
+        # photos are skipped; a repeat under the same identity would only duplicate a face.
+        identities_of_hash = _one_person_identities_by_hash(photos, hashes)
+        seen_hashes: set[str] = set()
+        for photo in photos:
+            bar.update(1)
+            tally.photos += 1
+            digest = hashes[photo.member]
+            reason = self._add_photo(
+                photo,
+                payloads[photo.member],
+                digest,
+                archive.name,
+                tally,
+                ambiguous=len(identities_of_hash[digest]) > 1,
+                repeated=digest in seen_hashes,
+            )
+            seen_hashes.add(digest)
+            if reason is not None:
+                tally.skipped_photos[reason] += 1
+                self.skipped.append({"source_package": source.package, "source_file": photo.member, "reason": reason})
+
+    def _add_photo(
+        self, photo, data: bytes, digest: str, archive_name: str, tally: _Tally, *, ambiguous: bool, repeated: bool
+    ) -> str | None:
+        """Align and write the photo's faces; returns why the photo gave no face, or None."""
+        from bfrbench.data.align import detect_faces
+        from bfrbench.data.sources import decode_member
+
+        rgb, encoding = decode_member(data, archive_name, photo.member)
+        tally.encodings.update(_encoding_notes(encoding, photo.member))
+        lowres = max(rgb.shape[:2]) <= self.lowres_max_side
+        boxes = detect_faces(rgb, LQ_MIN_FACE if lowres else self.min_face)
+        if not boxes:
+            return "no_face_grey_silhouette" if _is_grey(rgb) else "no_face_detected"
+        if photo.rule.one_person:
+            if ambiguous:
+                return "same_file_under_several_identities"
+            if repeated:
+                return "duplicate_file"
+            best = max(range(len(boxes)), key=lambda i: (boxes[i].score, -i))
+            candidates = [(best, boxes[best])]
+        else:
+            candidates = list(enumerate(boxes))
+        large = [(i, box) for i, box in candidates if lowres or box.side >= self.min_face]
+        if not large:
+            return "face_too_small"
+        if len(large) < len(candidates):
+            tally.skipped_faces["face_too_small"] += len(candidates) - len(large)
+        for face_index, box in large:
+            self._add_face(photo, rgb, digest, face_index, box, lowres)
+            if lowres:
+                tally.real_lq_faces += 1
+            else:
+                tally.hq_faces += 1
+        return None
+
+    def _add_face(self, photo, rgb: np.ndarray, digest: str, face_index: int, box, lowres: bool) -> None:
+        from bfrbench.data.align import align_face
+        from bfrbench.data.sources import sha256_bytes
+        from bfrbench.io.atomic import write_bytes_atomic
+        from bfrbench.io.images import encode_png
+
+        face = align_face(rgb, box, self.size)
+        identity = photo.identity(face_index)
+        key = (photo.source.short, identity)
+        name = face_name(photo.source.short, identity, self.faces_per_identity[key])
+        self.faces_per_identity[key] += 1
+        png = encode_png(face.image)
+        write_bytes_atomic(self.folder / ("real_lq" if lowres else "hq") / f"{name}.png", png)
+        self.rows.append(
+            {
+                "name": name,
+                "split": REAL_LQ if lowres else assign_split(identity, self.seed, self.split),
+                "identity": identity,
+                "source_package": photo.source.package,
+                "source_file": photo.member,
+                "source_sha256": digest,
+                "face_index": face_index,
+                "box_x0": box.x0,
+                "box_y0": box.y0,
+                "box_x1": box.x1,
+                "box_y1": box.y1,
+                "width": rgb.shape[1],
+                "height": rgb.shape[0],
+                "image_sha256": sha256_bytes(png),
+            }
+        )
+        self.landmark_rows.append([name, *(f"{v:.3f}" for v in face.landmarks68.ravel())])
+
+    def write_tables(self) -> None:
+        from bfrbench.io.atomic import write_text_atomic
+
+        rows = sorted(self.rows, key=lambda r: r["name"])
+        manifest = _csv_text(MANIFEST_COLUMNS, [[r[c] for c in MANIFEST_COLUMNS] for r in rows])
+        write_text_atomic(self.folder / "manifest.csv", manifest)
+        header = ["name"] + [f"{axis}{i}" for i in range(68) for axis in ("x", "y")]
+        write_text_atomic(self.folder / "landmarks.csv", _csv_text(header, sorted(self.landmark_rows)))
 
 
 def build_smoke_faces(
@@ -125,7 +256,7 @@ def build_smoke_faces(
     overwrite: bool = False,
     progress: bool = True,
     *,
-    sources=None,
+    sources: Sequence | None = None,
     download: bool = True,
 ) -> dict:
     """Build the smoke face set in `out_dir` (see the module docstring); returns the summary written to summary.json.
@@ -136,10 +267,8 @@ def build_smoke_faces(
     from tqdm.auto import tqdm
 
     from bfrbench.assets import fetch
-    from bfrbench.data.align import align_face, detect_faces
-    from bfrbench.data.sources import SMOKE_SOURCES, ArchiveReader, decode_member, list_photos, sha256_bytes
-    from bfrbench.io.atomic import atomic_dir, write_bytes_atomic, write_text_atomic
-    from bfrbench.io.images import encode_png
+    from bfrbench.data.sources import SMOKE_SOURCES, ArchiveReader, list_photos
+    from bfrbench.io.atomic import atomic_dir, write_text_atomic
 
     split = _check_parameters(size, split, min_face, lowres_max_side)
     sources = tuple(SMOKE_SOURCES if sources is None else sources)
@@ -148,107 +277,18 @@ def build_smoke_faces(
         raise ConfigError(f"face sources share a short name: {shorts}", fix="give every source its own `short`")
 
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        archives = [fetch(source.asset, download=download, progress=progress) for source in sources]
         plans = []
-        for source, archive in zip(sources, archives):
+        for source in sources:
+            archive = fetch(source.asset, download=download, progress=progress)
             with ArchiveReader(archive) as reader:
                 plans.append((source, archive, list_photos(source, reader.names())))
-
-        rows: list[dict] = []
-        landmark_rows: list[list] = []
-        skipped: list[dict] = []
-        tallies: dict[str, _Tally] = {}
-        faces_per_identity: Counter = Counter()
-        bar = tqdm(total=sum(len(p) for _, _, p in plans), desc="smoke faces", unit="photo", disable=not progress)
-        for source, archive, photos in plans:
-            tally = tallies.setdefault(source.package, _Tally())
-            with ArchiveReader(archive) as reader:
-                payloads = {photo.member: reader.read(photo.member) for photo in photos}
-            # The same bytes filed under two names of one-person photos: whose face is it? Nobody can tell, so
-            # such photos are skipped; a repeat under the same identity would only duplicate a face.
-            hashes = {member: sha256_bytes(data) for member, data in payloads.items()}
-            identities_of_hash: dict[str, set] = defaultdict(set)
-            for photo in photos:
-                if photo.rule.one_person:
-                    identities_of_hash[hashes[photo.member]].add(photo.identity(0))
-            seen_hashes: set[str] = set()
-
-            for photo in photos:
-                bar.update(1)
-                tally.photos += 1
-                member, data, digest = photo.member, payloads[photo.member], hashes[photo.member]
-
-                def skip(reason: str, member: str = member) -> None:
-                    tally.skipped_photos[reason] += 1
-                    skipped.append({"source_package": source.package, "source_file": member, "reason": reason})
-
-                rgb, encoding = decode_member(data, archive.name, member)
-                tally.encodings.update(_encoding_notes(encoding, member))
-                height, width = rgb.shape[:2]
-                lowres = max(height, width) <= lowres_max_side
-                boxes = detect_faces(rgb, LQ_MIN_FACE if lowres else min_face)
-                if not boxes:
-                    skip("no_face_grey_silhouette" if _is_grey(rgb) else "no_face_detected")
-                    continue
-                if photo.rule.one_person:
-                    if len(identities_of_hash[digest]) > 1:
-                        skip("same_file_under_several_identities")
-                        continue
-                    if digest in seen_hashes:
-                        skip("duplicate_file")
-                        continue
-                    seen_hashes.add(digest)
-                    best = max(range(len(boxes)), key=lambda i: (boxes[i].score, -i))
-                    candidates = [(best, boxes[best])]
-                else:
-                    candidates = list(enumerate(boxes))
-
-                large = [(i, b) for i, b in candidates if lowres or b.side >= min_face]
-                if not large:
-                    skip("face_too_small")
-                    continue
-                if len(large) < len(candidates):
-                    tally.skipped_faces["face_too_small"] += len(candidates) - len(large)
-                for face_index, box in large:
-                    face = align_face(rgb, box, size)
-                    identity = photo.identity(face_index)
-                    split_name = REAL_LQ if lowres else assign_split(identity, seed, split)
-                    k = faces_per_identity[(source.short, identity)]
-                    faces_per_identity[(source.short, identity)] += 1
-                    name = face_name(source.short, identity, k)
-                    png = encode_png(face.image)
-                    write_bytes_atomic(tmp / ("real_lq" if lowres else "hq") / f"{name}.png", png)
-                    if lowres:
-                        tally.real_lq_faces += 1
-                    else:
-                        tally.hq_faces += 1
-                    rows.append(
-                        {
-                            "name": name,
-                            "split": split_name,
-                            "identity": identity,
-                            "source_package": source.package,
-                            "source_file": member,
-                            "source_sha256": digest,
-                            "face_index": face_index,
-                            "box_x0": box.x0,
-                            "box_y0": box.y0,
-                            "box_x1": box.x1,
-                            "box_y1": box.y1,
-                            "width": width,
-                            "height": height,
-                            "image_sha256": sha256_bytes(png),
-                        }
-                    )
-                    landmark_rows.append([name, *(f"{v:.3f}" for v in face.landmarks68.ravel())])
-        bar.close()
-
-        rows.sort(key=lambda r: r["name"])
-        landmark_rows.sort(key=lambda r: r[0])
-        write_text_atomic(tmp / "manifest.csv", _csv_text(MANIFEST_COLUMNS, [[r[c] for c in MANIFEST_COLUMNS] for r in rows]))
-        landmark_header = ["name"] + [f"{axis}{i}" for i in range(68) for axis in ("x", "y")]
-        write_text_atomic(tmp / "landmarks.csv", _csv_text(landmark_header, landmark_rows))
-        summary = _summary(rows, skipped, tallies, sources, size, seed, split, min_face, lowres_max_side)
+        builder = _Builder(tmp, size, seed, split, min_face, lowres_max_side)
+        total = sum(len(photos) for _, _, photos in plans)
+        with tqdm(total=total, desc="smoke faces", unit="photo", disable=not progress) as bar:
+            for source, archive, photos in plans:
+                builder.add_source(source, archive, photos, bar)
+        builder.write_tables()
+        summary = _summary(builder, sources, size, seed, split, min_face, lowres_max_side)
         write_text_atomic(tmp / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     return summary
 
@@ -261,8 +301,10 @@ def _csv_text(header: Sequence[str], rows: list[list]) -> str:
     return buf.getvalue()
 
 
-def _summary(rows, skipped, tallies, sources, size, seed, split, min_face, lowres_max_side) -> dict:
+def _summary(builder: _Builder, sources, size, seed, split, min_face, lowres_max_side) -> dict:
     import dlib
+
+    rows, skipped, tallies = builder.rows, builder.skipped, builder.tallies
 
     faces = Counter(r["split"] for r in rows)
     identities = {s: len({r["identity"] for r in rows if r["split"] == s}) for s in (*SPLIT_NAMES, REAL_LQ)}
