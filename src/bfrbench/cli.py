@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-face", type=int, default=64)
     p.add_argument("--overwrite", action="store_true")
 
+    p = data.add_parser("lmdb", help="pack a folder of aligned faces into an LMDB set (BasicSR layout)")
+    p.add_argument("--hq", required=True, help="folder of aligned HQ faces")
+    p.add_argument("--out", required=True, help="the new NAME.lmdb folder")
+    p.add_argument("--size", type=int, default=None, help="require this size (H = W)")
+
     ts = sub.add_parser("testset", help="make a test set (degraded with a fixed seed)").add_subparsers(
         dest="testset_cmd", required=True)
     p = ts.add_parser("make", help="make the test set NAME from params.yaml's `testsets`")

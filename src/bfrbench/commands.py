@@ -28,6 +28,12 @@ def cmd_data(args) -> int:
                                     overwrite=args.overwrite, progress=not args.no_progress)
         _say(f"wrote the smoke face set to {args.out}/ ({json.dumps(summary.get('faces', {}))})")
         return 0
+    if args.data_cmd == "lmdb":
+        from bfrbench.stages.prepare import folder_to_lmdb
+
+        result = folder_to_lmdb(Path(args.hq), Path(args.out), size=args.size, progress=not args.no_progress)
+        _say(f"wrote {result['images']} faces to {args.out}/ (data.mdb, meta_info.txt)")
+        return 0
     params = _params(args)
     from bfrbench.stages.prepare import prepare_faces
 

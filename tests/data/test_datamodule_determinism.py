@@ -34,3 +34,14 @@ def test_val_set_is_fixed(tiny_faces):
     first = [b["lq"] for b in dm.val_dataloader()]
     second = [b["lq"] for b in dm.val_dataloader()]
     assert all(torch.equal(x, y) for x, y in zip(first, second))
+
+
+def test_real_lq_loader_is_unpaired_and_deterministic(tiny_faces):
+    dm = BFRDataModule(tiny_faces, 32, "gfpgan", seed=2, batch_size=2, real_lq=str(tiny_faces / "hq"))
+    dm.setup("fit")
+    loaders = dm.train_dataloader()
+    assert set(loaders) == {"paired", "real_lq"}
+    batch = next(iter(loaders["real_lq"]))
+    assert set(batch) == {"lq", "index"} and batch["lq"].shape == (2, 3, 32, 32)
+    again = next(iter(dm.train_dataloader()["real_lq"]))
+    assert torch.equal(batch["lq"], again["lq"])

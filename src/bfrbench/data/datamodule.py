@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from bfrbench.data.degradation import STREAM_FLIP, STREAM_ORDER, DegradationPipeline, sample_rng
 from bfrbench.errors import BFRBenchError
-from bfrbench.io.images import read_image
+from bfrbench.data.faces import read_face
 
 VAL_EPOCH = 2**31 - 1  # validation samples use their own fixed epoch, never reached by training
 
@@ -47,12 +47,39 @@ class DegradedFaces(Dataset):
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
         epoch, index = key if isinstance(key, tuple) else (VAL_EPOCH, key)
-        hq = read_image(self.paths[index], size=self.size)
+        hq = read_face(self.paths[index], size=self.size)
         rng = sample_rng(self.pipeline.seed, epoch, index, STREAM_FLIP)
         if self.flip and rng.random() < 0.5:
             hq = np.ascontiguousarray(hq[:, ::-1])
         lq, _ = self.pipeline(hq, index, epoch)
         return {"lq": to_tensor(lq), "hq": to_tensor(hq), "index": index}
+
+
+class RealLQFaces(Dataset):
+    """Unpaired real low-quality faces (no ground truth), e.g. for learning real degradations."""
+
+    def __init__(self, refs: list, size: int, seed: int, flip: bool = True):
+        self.refs, self.size, self.seed, self.flip = list(refs), size, seed, flip
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
+        epoch, index = key if isinstance(key, tuple) else (VAL_EPOCH, key)
+        lq = read_face(self.refs[index], size=self.size)
+        if self.flip and sample_rng(self.seed, epoch, index, STREAM_FLIP).random() < 0.5:
+            lq = np.ascontiguousarray(lq[:, ::-1])
+        return {"lq": to_tensor(lq), "index": index}
+
+
+def real_lq_refs(spec: str, faces_dir: Path) -> list:
+    """`split:<name>` takes a split of the prepared face set; anything else is a folder of LQ faces."""
+    from bfrbench.data.faces import face_paths
+    from bfrbench.io.images import list_images
+
+    if spec.startswith("split:"):
+        return face_paths(faces_dir, spec.split(":", 1)[1])
+    return list_images(spec)
 
 
 class EpochIndexSampler(Sampler):
@@ -108,6 +135,7 @@ class BFRDataModule(L.LightningDataModule):
         val_count: int = 16,
         flip: bool = True,
         worker_start: str = "spawn",
+        real_lq: str | None = None,
     ) -> None:
         super().__init__()
         if worker_start not in ("spawn", "forkserver", "fork"):
@@ -115,13 +143,15 @@ class BFRDataModule(L.LightningDataModule):
         # OpenCV's thread pool does not survive fork: a forked worker of a process that already ran OpenCV code
         # can hang. Spawned workers cost a few seconds once (persistent_workers) and never hang.
         self.worker_start = worker_start
+        self.real_lq = real_lq
         self.faces_dir = Path(faces_dir)
         self.size, self.degradation, self.seed = size, degradation, seed
         self.batch_size, self.num_workers, self.val_count, self.flip = batch_size, num_workers, val_count, flip
         # Plain types only: checkpoints are loaded with torch.load(weights_only=True).
         self.save_hyperparameters({"faces_dir": str(faces_dir), "size": size, "degradation": degradation, "seed": seed,
                                    "batch_size": batch_size, "num_workers": num_workers, "val_count": val_count,
-                                   "flip": flip, "worker_start": worker_start})
+                                   "flip": flip, "worker_start": worker_start,
+                                   "real_lq": real_lq})
 
     def setup(self, stage: str | None = None) -> None:
         from bfrbench.data.faces import face_paths
@@ -131,18 +161,31 @@ class BFRDataModule(L.LightningDataModule):
         self.val_set = DegradedFaces(face_paths(self.faces_dir, "val")[: self.val_count], pipeline, self.size, False)
         if len(self.train_set) == 0:
             raise BFRBenchError(f"{self.faces_dir}: the train split is empty", fix="prepare the faces first")
+        self.real_lq_set = None
+        if self.real_lq:
+            refs = real_lq_refs(self.real_lq, self.faces_dir)
+            if not refs:
+                raise BFRBenchError(f"real_lq {self.real_lq!r}: no faces found", fix="check the folder or split name")
+            self.real_lq_set = RealLQFaces(refs, self.size, self.seed, flip=self.flip)
 
-    def train_dataloader(self) -> DataLoader:
+    def _loader(self, dataset: Dataset, seed_offset: int = 0) -> DataLoader:
         return DataLoader(
-            self.train_set,
+            dataset,
             batch_size=self.batch_size,
-            sampler=EpochIndexSampler(len(self.train_set), self.seed),
+            sampler=EpochIndexSampler(len(dataset), self.seed + seed_offset),
             num_workers=self.num_workers,
             worker_init_fn=_worker_init,
-            drop_last=len(self.train_set) >= self.batch_size,
+            drop_last=len(dataset) >= self.batch_size,
             persistent_workers=self.num_workers > 0,
             multiprocessing_context=self.worker_start if self.num_workers > 0 else None,
         )
+
+    def train_dataloader(self):
+        """Paired (LQ, HQ) batches; with `real_lq` set, a dict {"paired": ..., "real_lq": ...} of loaders."""
+        paired = self._loader(self.train_set)
+        if self.real_lq_set is None:
+            return paired
+        return {"paired": paired, "real_lq": self._loader(self.real_lq_set, seed_offset=1)}
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(

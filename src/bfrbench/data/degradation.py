@@ -182,8 +182,12 @@ def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float) -> 
     return kernel / kernel.sum()
 
 
-def apply_degradation(hq: np.ndarray, params: DegradationParams) -> np.ndarray:
-    """Degrade an RGB uint8 HxWx3 face; returns RGB uint8 at the same size."""
+def apply_degradation(hq: np.ndarray, params: DegradationParams, noise: np.ndarray | None = None) -> np.ndarray:
+    """Degrade an RGB uint8 HxWx3 face; returns RGB uint8 at the same size.
+
+    `noise` (float32, the downsampled image's shape, already scaled to [0,1] units) replaces the noise drawn from
+    `params.noise_seed`: generators that must replay another code's random stream (the DifFace grid) pass it in.
+    """
     import cv2
 
     if hq.dtype != np.uint8 or hq.ndim != 3 or hq.shape[2] != 3:
@@ -194,7 +198,11 @@ def apply_degradation(hq: np.ndarray, params: DegradationParams) -> np.ndarray:
     img = cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
     small = (max(1, int(w // params.scale)), max(1, int(h // params.scale)))
     img = cv2.resize(img, small, interpolation=cv2.INTER_LINEAR)
-    if params.noise_sigma > 0:
+    if noise is not None:
+        if noise.shape != img.shape:
+            raise ValueError(f"noise has shape {noise.shape}, the downsampled image {img.shape}")
+        img = np.clip(img + noise.astype(np.float32, copy=False), 0.0, 1.0)
+    elif params.noise_sigma > 0:
         noise_rng = np.random.default_rng(params.noise_seed)
         img = img + noise_rng.standard_normal(img.shape, dtype=np.float32) * np.float32(params.noise_sigma / 255.0)
         img = np.clip(img, 0.0, 1.0)

@@ -61,8 +61,7 @@ class ClassicDenoiseSharpen:
         from tqdm.auto import tqdm
 
         from bfrbench.data.degradation import DegradationPipeline
-        from bfrbench.data.faces import face_paths
-        from bfrbench.io.images import read_image
+        from bfrbench.data.faces import face_paths, read_face
 
         cfg = ctx.config
         paths = face_paths(ctx.faces_dir, "train")[: int(cfg["num_faces"])]
@@ -71,7 +70,7 @@ class ClassicDenoiseSharpen:
         pipeline = DegradationPipeline.from_config(cfg["degradation"], seed=ctx.seed)
         pairs = []
         for i, p in enumerate(paths):
-            hq = read_image(p)
+            hq = read_face(p)
             pairs.append((pipeline(hq, i)[0], hq))
         grid = cfg["grid"]
         combos = list(itertools.product(grid["h"], grid["amount"], grid["radius"]))

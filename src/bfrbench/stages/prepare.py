@@ -55,7 +55,8 @@ def _index_folder(cfg: Mapping[str, Any], params: Mapping[str, Any], out: Path, 
     from tqdm.auto import tqdm
 
     from bfrbench.io.atomic import atomic_dir
-    from bfrbench.io.images import read_image
+    from bfrbench.data.faces import read_face
+    from bfrbench.io.lmdb_store import REF_SEPARATOR, is_lmdb_dir, lmdb_keys
     from bfrbench.io.pairing import index_by_stem
 
     unknown = sorted(set(cfg) - FOLDER_KEYS)
@@ -64,15 +65,19 @@ def _index_folder(cfg: Mapping[str, Any], params: Mapping[str, Any], out: Path, 
     if "hq" not in cfg:
         raise ConfigError("data.folder.hq: the folder of aligned HQ faces is not set", fix="e.g. hq: data/ffhq512")
     split = list(cfg.get("split", [0.98, 0.01, 0.01]))
-    index = index_by_stem(cfg["hq"])
+    if is_lmdb_dir(cfg["hq"]):
+        db = str(Path(cfg["hq"]).resolve())
+        index = {key: f"{db}{REF_SEPARATOR}{key}" for key in lmdb_keys(db)}
+    else:
+        index = {stem: str(p.resolve()) for stem, p in index_by_stem(cfg["hq"]).items()}
     stems = sorted(index)[: int(cfg["limit"])] if cfg.get("limit") else sorted(index)
     rows, counts = [], {"train": 0, "val": 0, "test": 0}
     size = int(params["size"])
     for stem in tqdm(stems, desc="index faces", disable=not progress):
-        read_image(index[stem], size=size)  # every face is checked once here, not mid-epoch
+        read_face(index[stem], size=size)  # every face is checked once here, not mid-epoch
         s = _split_of(stem, int(params["seed"]), split)
         counts[s] += 1
-        rows.append({"name": stem, "split": s, "identity": stem, "path": str(index[stem].resolve())})
+        rows.append({"name": stem, "split": s, "identity": stem, "path": index[stem]})
     with atomic_dir(out, overwrite=overwrite) as tmp:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=["name", "split", "identity", "path"], lineterminator="\n")
@@ -82,3 +87,22 @@ def _index_folder(cfg: Mapping[str, Any], params: Mapping[str, Any], out: Path, 
         summary = {"source": "folder", "hq": str(cfg["hq"]), "faces": counts, "split": split}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def folder_to_lmdb(hq: Path, out: Path, size: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Pack a folder of aligned faces into an LMDB set (BasicSR layout); every image is validated first."""
+    from tqdm.auto import tqdm
+
+    from bfrbench.io.atomic import check_can_write
+    from bfrbench.io.images import encode_png, read_image
+    from bfrbench.io.lmdb_store import write_lmdb
+    from bfrbench.io.pairing import index_by_stem
+
+    check_can_write(out, overwrite=False)
+    index = index_by_stem(hq)
+    entries = []
+    for stem in tqdm(sorted(index), desc="pack lmdb", disable=not progress):
+        img = read_image(index[stem], size=size)
+        entries.append((stem, encode_png(img), img.shape))
+    write_lmdb(entries, out)
+    return {"images": len(entries), "out": str(out)}
