@@ -43,6 +43,19 @@ def cmd_data(args) -> int:
 
 
 def cmd_testset(args) -> int:
+    if args.testset_cmd in ("synthetic", "difface-grid"):
+        from bfrbench.stages.testsets import make_testset
+
+        if args.testset_cmd == "synthetic":
+            spec = {"kind": "synthetic", "hq": args.hq, "degradation": args.preset, "seed": args.seed,
+                    "limit": args.limit}
+        else:
+            spec = {"kind": "difface_grid", "hq": args.hq, "seed": args.seed, "limit": args.limit}
+        out = Path(args.out)
+        meta = make_testset(out.name, spec, {"seed": args.seed, "size": args.size}, None, out,
+                            overwrite=args.overwrite, progress=not args.no_progress)
+        _say(f"wrote {meta['count']} LQ/HQ pairs to {out}/ (lq/, hq/, manifest.csv with per-image parameters)")
+        return 0
     params = _params(args)
     if args.name not in params["testsets"]:
         raise ConfigError(f"{args.params}: no test set named {args.name!r}", fix=f"defined: {sorted(params['testsets'])}")

@@ -61,3 +61,17 @@ def test_bad_face_in_folder_is_named(tiny_faces, tmp_path):
 def test_bad_kind():
     with pytest.raises(ConfigError, match="kind"):
         make_testset("x", {"kind": "nope"}, PARAMS, None, None)
+
+
+def test_standalone_cli_generators(tiny_faces, tmp_path):
+    import subprocess
+    import sys
+
+    for cmd in (["synthetic", "--preset", "difface"], ["difface-grid"]):
+        out = tmp_path / cmd[0]
+        res = subprocess.run([sys.executable, "-m", "bfrbench.cli", "--no-progress", "testset", *cmd, "--hq",
+                              str(tiny_faces / "hq"), "--out", str(out), "--size", "32", "--limit", "3"],
+                             capture_output=True, text=True, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        assert len(list((out / "lq").glob("*.png"))) == 3 and (out / "manifest.csv").is_file()
+        assert "wrote 3 LQ/HQ pairs" in res.stdout

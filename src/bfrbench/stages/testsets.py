@@ -17,7 +17,7 @@ from bfrbench.errors import ConfigError
 
 KINDS = ("synthetic", "difface_grid", "folder", "real")
 SPEC_KEYS = {
-    "synthetic": {"kind", "source_split", "degradation", "limit", "seed", "description"},
+    "synthetic": {"kind", "source_split", "hq", "degradation", "limit", "seed", "description"},
     "difface_grid": {"kind", "source_split", "hq", "limit", "seed", "description"},
     "folder": {"kind", "lq", "hq", "limit", "description"},
     "real": {"kind", "source_split", "lq", "limit", "description"},
@@ -32,7 +32,7 @@ def validate_spec(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(spec) - SPEC_KEYS[kind])
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown} for kind {kind}", fix=f"valid: {sorted(SPEC_KEYS[kind])}")
-    if kind == "difface_grid" and "hq" in spec and "source_split" in spec:
+    if kind in ("difface_grid", "synthetic") and "hq" in spec and "source_split" in spec:
         raise ConfigError(f"{where}: give either `hq` (a folder) or `source_split`, not both")
     if kind == "synthetic" and "degradation" not in spec:
         raise ConfigError(f"{where}: a synthetic test set needs `degradation` (a preset name or mapping)")
@@ -76,8 +76,12 @@ def make_testset(name: str, spec: Mapping[str, Any], params: Mapping[str, Any], 
 
             seed = int(spec.get("seed", params["seed"]))
             pipeline = DegradationPipeline.from_config(spec["degradation"], seed=seed)
-            split = spec.get("source_split", "test")
-            paths = face_paths(faces_dir, split)
+            if "hq" in spec:
+                split = str(spec["hq"])
+                paths = list_images(spec["hq"])
+            else:
+                split = spec.get("source_split", "test")
+                paths = face_paths(faces_dir, split)
             paths = paths[:limit] if limit else paths
             (tmp / "hq").mkdir()
             for i, path in enumerate(tqdm(paths, desc=f"testset {name}", disable=not progress)):
