@@ -6,22 +6,23 @@ colour shift -> gray -> round to 8-bit levels. With the defaults (noise from num
 `apply_degradation` to within float rounding; docs/degradation_torch.md has the measured differences.
 
 Choices, and why:
-- Blur by FFT (default) rather than a grouped 41x41 conv2d: per pixel the conv costs 1681 multiply-adds per
-  channel whatever the device, the FFT a few dozen; on this machine's CPU the FFT is ~20x faster at 128 px and the
-  gap grows with the image. OpenCV's filter2D also uses a DFT for kernels this big, so neither path is the exact
-  correlation; both agree with it to ~1e-6. `blur="conv"` keeps the direct form as a cross-check.
-- Resizing reimplements cv2.resize INTER_LINEAR's sample positions and arithmetic (positions in float64 then cast to
-  float32, borders clamped with weight 0) instead of calling F.interpolate, whose positions are computed in float32
-  and drift by up to ~2e-5 px for non-integer ratios (e.g. 142 -> 13).
-- Samples whose downsampled size differs are processed in groups of equal size; blur and the up-resize to (H,W)
-  are batched over everything.
+- Blur by FFT rather than a grouped 41x41 conv2d: the conv costs 1681 multiply-adds per pixel and channel on any
+  device, the FFT a few dozen; on this machine's CPU (float32) the FFT is 8x faster at 128 px, 11x at 512 px.
+  By default the FFT runs in float64 and is rounded once to float32: cv2.filter2D's result is within half an ulp
+  of the exact correlation, and a float32 FFT (~3e-7 off) flips a few 8-bit levels before the JPEG step, which
+  JPEG can amplify to several levels in a block. `blur="fft32"` trades that for speed on GPUs with slow float64.
+- Resizing reimplements what cv2.resize INTER_LINEAR returns for float32 (IPP's positions and fused multiply-add,
+  borders clamped) instead of calling F.interpolate, whose float32 positions drift by up to ~2e-5 for non-integer
+  ratios (e.g. 142 -> 13).
+- Samples whose downsampled size differs are processed in groups of equal size; blur and everything after the
+  up-resize are batched over the whole batch.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -31,16 +32,16 @@ from bfrbench.data.degradation import DegradationParams
 
 JPEG_MODES = ("cpu", "diff", "none")
 NOISE_MODES = ("numpy", "torch")
-BLUR_MODES = ("fft", "conv")
+BLUR_MODES = ("fft64", "fft32", "conv")
 
 # cv2.COLOR_RGB2GRAY's coefficients (ITU-R BT.601), applied in float32 like OpenCV does for float images.
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 
 
-def round_to_levels(x: torch.Tensor) -> torch.Tensor:
+def round_straight_through(x: torch.Tensor) -> torch.Tensor:
     """torch.round (half-to-even, as numpy) with a straight-through gradient.
 
-    The forward value is exactly round(x): x + (round(x) - x) is exact in float for |x| < 2**23.
+    The forward value is exactly round(x): round(x) - x is exact (Sterbenz), so adding x back gives round(x).
     """
     return x + (torch.round(x) - x).detach()
 
@@ -87,10 +88,19 @@ def reflect101_indices(n: int, pad: int) -> torch.Tensor:
 
 
 def reflect101_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """Pad the last two dims as OpenCV's BORDER_REFLECT_101; unlike F.pad(mode='reflect') it allows pad >= size."""
+    """Pad the last two dims as OpenCV's BORDER_REFLECT_101, for any pad.
+
+    F.pad(mode='reflect') is the same padding (and faster) but only for pad < size; smaller images take indices.
+    """
     h, w = x.shape[-2:]
+    if pad < min(h, w):
+        return F.pad(x, (pad, pad, pad, pad), mode="reflect")
     x = x.index_select(-2, reflect101_indices(h, pad).to(x.device))
     return x.index_select(-1, reflect101_indices(w, pad).to(x.device))
+
+
+def _has_float64(device: torch.device) -> bool:
+    return device.type != "mps"
 
 
 def _fast_fft_len(n: int) -> int:
@@ -106,25 +116,35 @@ def _fast_fft_len(n: int) -> int:
         m += 1
 
 
-def blur_batch(x: torch.Tensor, params: Sequence[DegradationParams], method: str = "fft") -> torch.Tensor:
-    """Filter each sample with its own Gaussian kernel (cross-correlation, reflect-101 borders), like cv2.filter2D."""
+def blur_batch(x: torch.Tensor, params: Sequence[DegradationParams], method: str = "fft64") -> torch.Tensor:
+    """Filter each sample with its own Gaussian kernel (cross-correlation, reflect-101 borders), like cv2.filter2D.
+
+    The kernel is cast to float32 first, as the CPU path does. method: "fft64" computes in float64 and rounds once
+    to float32, which is what cv2.filter2D returns (it is within half an ulp of the exact correlation); "fft32"
+    stays in float32 (~3e-7 off, for GPUs with slow float64; MPS has none); "conv" is the direct grouped conv2d in
+    float32 (~2e-6 off, 10x slower than the FFT on a CPU, and TF32 on CUDA if cudnn allows it), a cross-check.
+    """
     if method not in BLUR_MODES:
         raise ValueError(f"blur must be one of {BLUR_MODES}, got {method!r}")
+    if method == "fft64" and not _has_float64(x.device):
+        raise ValueError(f"blur='fft64' needs float64, which {x.device.type} lacks; use blur='fft32'")
     n, c, h, w = x.shape
-    kernels = gaussian_kernels(params).to(device=x.device, dtype=x.dtype)
+    kernels = gaussian_kernels(params).to(torch.float32).to(x.device)
     size = kernels.shape[-1]
-    padded = reflect101_pad(x, size // 2)
+    work_dtype = torch.float64 if method == "fft64" else torch.float32
+    padded = reflect101_pad(x, size // 2).to(work_dtype)
+    kernels = kernels.to(work_dtype)
     if method == "conv":
         weight = kernels.repeat_interleave(c, dim=0).unsqueeze(1)  # (n*c, 1, k, k), one group per channel
         out = F.conv2d(padded.reshape(1, n * c, *padded.shape[-2:]), weight, groups=n * c)
-        return out.reshape(n, c, h, w)
+        return out.reshape(n, c, h, w).to(x.dtype)
     # Circular correlation at a size >= the padded image: the first (h, w) outputs never wrap around, so they are
     # the linear correlation over the reflect-101 padding. Zero-padding further to a fast length changes nothing.
     fh, fw = _fast_fft_len(padded.shape[-2]), _fast_fft_len(padded.shape[-1])
     spec_img = torch.fft.rfft2(padded, s=(fh, fw))
     spec_ker = torch.fft.rfft2(kernels, s=(fh, fw)).unsqueeze(1)
     out = torch.fft.irfft2(spec_img * spec_ker.conj(), s=(fh, fw))
-    return out[..., :h, :w].contiguous()
+    return out[..., :h, :w].to(x.dtype).contiguous()
 
 
 # --- resize -----------------------------------------------------------------------------------------------------
@@ -135,40 +155,54 @@ def degraded_size(h: int, w: int, scale: float) -> tuple[int, int]:
     return max(1, int(h // scale)), max(1, int(w // scale))
 
 
-def _linear_taps(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """cv2 INTER_LINEAR taps along one axis: (index0, index1, weight0, weight1), weights float32.
+def _linear_taps(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """cv2 INTER_LINEAR taps along one axis: (index0, index1, weight1), weight float32.
 
-    As OpenCV's resize.cpp: scale = 1 / (out/in) in float64, fx = float32((d + 0.5) * scale - 0.5), sx = floor(fx),
-    fx -= sx in float32; a position left of the first or right of the last source sample takes that sample whole.
+    scale = 1 / (out/in) and the source position (d + 0.5) * scale - 0.5 in float64, as OpenCV's resize.cpp. For
+    float32 images OpenCV hands the work to IPP, which keeps the fractional part in float64 until it becomes the
+    float32 weight (resize.cpp's own float32 position would be off by up to ~4e-6 px; that is not what cv2.resize
+    returns). A position left of the first or right of the last source sample takes that sample whole.
     """
     scale = 1.0 / (n_out / n_in)
-    pos = ((np.arange(n_out, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    pos = (np.arange(n_out, dtype=np.float64) + 0.5) * scale - 0.5
     first = np.floor(pos).astype(np.int64)
-    frac = pos - first.astype(np.float32)
+    frac = (pos - first).astype(np.float32)
     low, high = first < 0, first >= n_in - 1
     first[low], frac[low] = 0, 0
     first[high], frac[high] = n_in - 1, 0
     second = np.minimum(first + 1, n_in - 1)
-    w0 = np.float32(1.0) - frac
-    return torch.from_numpy(first), torch.from_numpy(second), torch.from_numpy(w0), torch.from_numpy(frac)
+    return torch.from_numpy(first), torch.from_numpy(second), torch.from_numpy(frac)
+
+
+def _fused_multiply_add(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """a * b + c with one rounding, as the FMA instruction IPP uses (torch has no fma op).
+
+    In float64 the float32 product is exact, so only the sum is rounded: twice (float64, then float32), which
+    differs from a true FMA only if the float64 sum lands exactly halfway between two float32 values.
+    Devices without float64 (MPS) fall back to addcmul, which fuses on some backends and not on others.
+    """
+    if not _has_float64(a.device):
+        return torch.addcmul(c, a, b)
+    return (a.double() * b.double() + c.double()).to(a.dtype)
 
 
 def _resize_axis(x: torch.Tensor, n_out: int, dim: int) -> torch.Tensor:
     n_in = x.shape[dim]
     if n_in == n_out:
         return x  # cv2.resize copies when the size is unchanged
-    i0, i1, w0, w1 = (t.to(x.device) for t in _linear_taps(n_in, n_out))
+    i0, i1, w1 = (t.to(x.device) for t in _linear_taps(n_in, n_out))
     shape = [1] * x.dim()
     shape[dim] = n_out
-    w0, w1 = w0.to(x.dtype).view(shape), w1.to(x.dtype).view(shape)
-    return x.index_select(dim, i0) * w0 + x.index_select(dim, i1) * w1
+    near, far = x.index_select(dim, i0), x.index_select(dim, i1)
+    return _fused_multiply_add(far - near, w1.to(x.dtype).view(shape), near)
 
 
 def resize_bilinear_cv2(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize (..., h, w) to `size` = (height, width) with cv2.resize INTER_LINEAR's positions and arithmetic.
+    """Resize (..., h, w) float32 to `size` = (height, width) exactly as cv2.resize INTER_LINEAR on float32.
 
-    No antialiasing (align_corners=False, antialias=False in F.interpolate's terms). Horizontal pass first, as
-    OpenCV; each output is a0 * w0 + a1 * w1 in the input's dtype.
+    No antialiasing (align_corners=False, antialias=False in F.interpolate's terms; F.interpolate itself computes
+    positions in float32 and drifts by up to ~2e-5 for non-integer ratios). Per axis, horizontal first, each
+    output is fma(far - near, w1, near): IPP's arithmetic, which is what OpenCV runs for float32 images.
     """
     return _resize_axis(_resize_axis(x, size[1], -1), size[0], -2)
 
@@ -255,17 +289,20 @@ def _dct_matrix(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     return m.to(device=device, dtype=dtype)
 
 
-def _quantise_blocks(plane: torch.Tensor, qtable: torch.Tensor, dct: torch.Tensor) -> torch.Tensor:
+def _quantise_blocks(plane: torch.Tensor, qtable: torch.Tensor) -> torch.Tensor:
     """(n, c, h, w) level-shifted samples, h and w multiples of 8 -> the same after DCT, quantise, dequantise, IDCT.
 
-    `qtable` is (n, 1, 1, 1, 8, 8): one table per sample.
+    `qtable` is (n, 1, 1, 1, 8, 8): one table per sample. The DCTs run in float64 where the device has it: in
+    float32 a CUDA matmul may run as TF32 (10-bit mantissa), which would move DC coefficients by ~0.5.
     """
     n, c, h, w = plane.shape
-    blocks = plane.reshape(n, c, h // 8, 8, w // 8, 8).transpose(3, 4)  # (n, c, bh, bw, 8, 8)
+    work = torch.float64 if _has_float64(plane.device) else torch.float32
+    dct = _dct_matrix(plane.device, work)
+    blocks = plane.to(work).reshape(n, c, h // 8, 8, w // 8, 8).transpose(3, 4)  # (n, c, bh, bw, 8, 8)
     coeff = dct @ blocks @ dct.T
-    coeff = round_to_levels(coeff / qtable) * qtable
+    coeff = round_straight_through(coeff / qtable) * qtable
     blocks = dct.T @ coeff @ dct
-    return blocks.transpose(3, 4).reshape(n, c, h, w)
+    return blocks.transpose(3, 4).reshape(n, c, h, w).to(plane.dtype)
 
 
 def differentiable_jpeg_approx(x: torch.Tensor, quality: int | Sequence[int]) -> torch.Tensor:
@@ -283,30 +320,29 @@ def differentiable_jpeg_approx(x: torch.Tensor, quality: int | Sequence[int]) ->
     qualities = [int(quality)] * n if isinstance(quality, (int, np.integer)) else [int(q) for q in quality]
     if len(qualities) != n:
         raise ValueError(f"{len(qualities)} qualities for a batch of {n}")
-    dtype, device = x.dtype, x.device
-    rgb = round_to_levels(x.clamp(0, 1) * 255.0)
+    device = x.device
+    rgb = round_straight_through(x.clamp(0, 1) * 255.0)
     r, g, b = rgb.unbind(1)
-    y = round_to_levels(0.299 * r + 0.587 * g + 0.114 * b)
-    cb = round_to_levels(-0.168736 * r - 0.331264 * g + 0.5 * b + 128.0)
-    cr = round_to_levels(0.5 * r - 0.418688 * g - 0.081312 * b + 128.0)
+    y = round_straight_through(0.299 * r + 0.587 * g + 0.114 * b)
+    cb = round_straight_through(-0.168736 * r - 0.331264 * g + 0.5 * b + 128.0)
+    cr = round_straight_through(0.5 * r - 0.418688 * g - 0.081312 * b + 128.0)
     # libjpeg fills partial MCUs (16x16 at 4:2:0) by repeating the last column and row.
     ph, pw = -h % 16, -w % 16
     luma = F.pad(y[:, None], (0, pw, 0, ph), mode="replicate")
     chroma = F.pad(torch.stack([cb, cr], 1), (0, pw, 0, ph), mode="replicate")
-    chroma = round_to_levels(F.avg_pool2d(chroma, 2))
+    chroma = round_straight_through(F.avg_pool2d(chroma, 2))
     tables = [jpeg_quant_tables(q) for q in qualities]
-    luma_q = torch.tensor(np.stack([t[0] for t in tables]), dtype=dtype, device=device)[:, None, None, None]
-    chroma_q = torch.tensor(np.stack([t[1] for t in tables]), dtype=dtype, device=device)[:, None, None, None]
-    dct = _dct_matrix(device, dtype)
-    luma = round_to_levels(_quantise_blocks(luma - 128.0, luma_q, dct) + 128.0).clamp(0, 255)
-    chroma = round_to_levels(_quantise_blocks(chroma - 128.0, chroma_q, dct) + 128.0).clamp(0, 255)
+    luma_q = torch.tensor(np.stack([t[0] for t in tables]), device=device)[:, None, None, None]
+    chroma_q = torch.tensor(np.stack([t[1] for t in tables]), device=device)[:, None, None, None]
+    luma = round_straight_through(_quantise_blocks(luma - 128.0, luma_q) + 128.0).clamp(0, 255)
+    chroma = round_straight_through(_quantise_blocks(chroma - 128.0, chroma_q) + 128.0).clamp(0, 255)
     # The decoder upsamples the chroma plane it holds (ceil(h/2) x ceil(w/2)) with edge replication.
     chroma = chroma[..., : (h + 1) // 2, : (w + 1) // 2]
     chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)
-    chroma = round_to_levels(chroma[..., :h, :w])
+    chroma = round_straight_through(chroma[..., :h, :w])
     y, cb, cr = luma[:, 0, :h, :w], chroma[:, 0] - 128.0, chroma[:, 1] - 128.0
     rgb = torch.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], 1)
-    return round_to_levels(rgb).clamp(0, 255) / 255.0
+    return round_straight_through(rgb).clamp(0, 255) / 255.0
 
 
 # --- the pipeline -----------------------------------------------------------------------------------------------
@@ -337,7 +373,7 @@ def _low_resolution_stages(x: torch.Tensor, params: Sequence[DegradationParams],
 
 
 def degrade_batch(hq: torch.Tensor, params: Sequence[DegradationParams], jpeg: str = "cpu", noise: str = "numpy",
-                  blur: str = "fft") -> torch.Tensor:
+                  blur: str = "fft64") -> torch.Tensor:
     """Degrade an (N,3,H,W) float RGB batch in [0,1], each sample with its own params; returns (N,3,H,W) in [0,1]
     on 8-bit levels (k / 255), on hq's device, float32.
 
@@ -346,7 +382,8 @@ def degrade_batch(hq: torch.Tensor, params: Sequence[DegradationParams], jpeg: s
           "none" - no JPEG and no 8-bit rounding before the up-resize. Only for ablations: the result is NOT the
                    training degradation of any preset.
     noise: "numpy" (the CPU path's values) or "torch" (device generator, not bit-comparable); see gaussian_noise.
-    blur: "fft" (default) or "conv" (grouped conv2d); see the module docstring.
+    blur: "fft64" (default, matches cv2.filter2D), "fft32" (faster on consumer GPUs, ~3e-7 off) or "conv";
+          see blur_batch.
     """
     if jpeg not in JPEG_MODES:
         raise ValueError(f"jpeg must be one of {JPEG_MODES}, got {jpeg!r}")
@@ -357,7 +394,9 @@ def degrade_batch(hq: torch.Tensor, params: Sequence[DegradationParams], jpeg: s
     params = list(params)
     if len(params) != hq.shape[0]:
         raise ValueError(f"{len(params)} params for a batch of {hq.shape[0]}")
-    n, _, h, w = hq.shape
+    h, w = hq.shape[-2:]
+    if not params:
+        return hq.to(torch.float32).clone()
     x = blur_batch(hq.to(torch.float32), params, blur)
 
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -381,4 +420,4 @@ def degrade_batch(hq: torch.Tensor, params: Sequence[DegradationParams], jpeg: s
     if any(p.gray for p in params):
         is_gray = torch.tensor([p.gray for p in params], device=x.device)[:, None, None, None]
         x = torch.where(is_gray, to_gray(x), x)
-    return round_to_levels(x * 255.0).clamp(0, 255) / 255.0
+    return round_straight_through(x * 255.0).clamp(0, 255) / 255.0
