@@ -136,6 +136,7 @@ class BFRDataModule(L.LightningDataModule):
         flip: bool = True,
         worker_start: str = "spawn",
         real_lq: str | None = None,
+        fast_blur: bool = True,
     ) -> None:
         super().__init__()
         if worker_start not in ("spawn", "forkserver", "fork"):
@@ -144,6 +145,7 @@ class BFRDataModule(L.LightningDataModule):
         # can hang. Spawned workers cost a few seconds once (persistent_workers) and never hang.
         self.worker_start = worker_start
         self.real_lq = real_lq
+        self.fast_blur = fast_blur
         self.faces_dir = Path(faces_dir)
         self.size, self.degradation, self.seed = size, degradation, seed
         self.batch_size, self.num_workers, self.val_count, self.flip = batch_size, num_workers, val_count, flip
@@ -151,14 +153,16 @@ class BFRDataModule(L.LightningDataModule):
         self.save_hyperparameters({"faces_dir": str(faces_dir), "size": size, "degradation": degradation, "seed": seed,
                                    "batch_size": batch_size, "num_workers": num_workers, "val_count": val_count,
                                    "flip": flip, "worker_start": worker_start,
-                                   "real_lq": real_lq})
+                                   "real_lq": real_lq, "fast_blur": fast_blur})
 
     def setup(self, stage: str | None = None) -> None:
         from bfrbench.data.faces import face_paths
 
-        pipeline = DegradationPipeline.from_config(self.degradation, seed=self.seed)
-        self.train_set = DegradedFaces(face_paths(self.faces_dir, "train"), pipeline, self.size, flip=self.flip)
-        self.val_set = DegradedFaces(face_paths(self.faces_dir, "val")[: self.val_count], pipeline, self.size, False)
+        # Training draws may use the fast blur; the validation set is made exactly like the test sets.
+        train_pipe = DegradationPipeline.from_config(self.degradation, seed=self.seed, fast_blur=self.fast_blur)
+        val_pipe = DegradationPipeline.from_config(self.degradation, seed=self.seed)
+        self.train_set = DegradedFaces(face_paths(self.faces_dir, "train"), train_pipe, self.size, flip=self.flip)
+        self.val_set = DegradedFaces(face_paths(self.faces_dir, "val")[: self.val_count], val_pipe, self.size, False)
         if len(self.train_set) == 0:
             raise BFRBenchError(f"{self.faces_dir}: the train split is empty", fix="prepare the faces first")
         self.real_lq_set = None

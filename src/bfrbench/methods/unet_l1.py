@@ -17,7 +17,8 @@ DEFAULTS: dict[str, Any] = {
     "model": {"channels": [32, 64, 128]},
     "optim": {"lr": 2e-4, "weight_decay": 0.0},
     "data": {"degradation": {"preset": "codeformer_stage2"}, "batch_size": 8, "num_workers": 0, "val_count": 16,
-             "flip": True, "worker_start": "spawn"},
+             "flip": True, "worker_start": "spawn",
+             "fast_blur": True},
     "trainer": {},
 }
 
@@ -71,7 +72,8 @@ class UNetL1:
         tcfg = trainer_config(cfg["trainer"], f"{self.name}/{ctx.stage}.trainer")
         data = cfg["data"]
         dm = BFRDataModule(ctx.faces_dir, ctx.size, data["degradation"], ctx.seed, data["batch_size"],
-                           data["num_workers"], data["val_count"], data["flip"], data["worker_start"])
+                           data["num_workers"], data["val_count"], data["flip"], data["worker_start"],
+                           fast_blur=data["fast_blur"])
         from bfrbench.methods.unet_l1_module import UNetL1Module
 
         module = UNetL1Module(cfg["model"]["channels"], cfg["optim"]["lr"], cfg["optim"]["weight_decay"])

@@ -1,0 +1,338 @@
+"""Per-core throughput of the naive degradation at 512x512: the peers' path (BasicSR 1.4.2's own functions in
+GFPGAN's order) against ours (`apply_degradation`), with and without the fast blur (`bfrbench.data.blur`).
+
+    .venv/bin/python benchmarks/degradation.py [--images 16] [--presets gfpgan,difface] [--repeat 3] [--out FILE]
+
+One thread everywhere (OpenMP/MKL/OpenBLAS set before numpy loads, OpenCV and torch told so), one process.
+Both paths get the same sampled `DegradationParams` (our presets, fixed seed) on the same faces.
+
+Noise. Timing: each path draws its own, as it would in training: ours from `params.noise_seed` (numpy PCG64),
+BasicSR from numpy's legacy global stream (`np.random.randn` inside `add_gaussian_noise`), seeded per image.
+Accuracy: BasicSR's own `generate_gaussian_noise` under a seeded legacy stream gives one float32 array; the reference
+then re-draws exactly that array inside `add_gaussian_noise` (same seed), and ours gets it as `noise=` (channels
+flipped, since the reference works in BGR). So every difference reported below comes from the pipelines themselves.
+
+BasicSR's `basicsr/data/degradations.py` is fetched at run time from its PyPI sdist (sha256-checked, cached) by
+`bfrbench.reference.basicsr_sdist`, never committed; its package `__init__` is not imported.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"  # before numpy (and BLAS) load: per-core numbers
+
+import argparse
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bfrbench.data import degradation
+from bfrbench.data.blur import blur, plan_blur
+from bfrbench.data.degradation import (
+    PRESETS,
+    DegradationParams,
+    DegradationPipeline,
+    gaussian_kernel,
+)
+
+cv2.setNumThreads(1)
+SIZE = 512
+REPO = Path(__file__).resolve().parents[1]
+FACES_DIR = REPO / "artifacts" / "faces" / "hq"
+
+
+def load_reference():
+    """BasicSR 1.4.2's degradations module; says what its loader had to change to import it at all."""
+    from bfrbench.reference.basicsr_sdist import load_degradations
+
+    module = load_degradations()
+    # The module imports torch at the top: hold it to one thread too.
+    import torch
+
+    torch.set_num_threads(1)
+    print("BasicSR 1.4.2 degradations.py loaded from the PyPI sdist. Its top-level import of "
+          "torchvision.transforms.functional_tensor fails on this torchvision (removed in 0.17); the loader rewrites "
+          "that one line to torchvision.transforms.functional (used only by a torch helper we do not call).")
+    return module
+
+
+def faces(count: int) -> list[np.ndarray]:
+    """RGB uint8 512x512 faces: the astronaut's face (scikit-image), then the aligned 128 px faces upscaled."""
+    from skimage import data
+
+    out = [cv2.resize(data.astronaut()[20:220, 130:330], (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)]
+    for path in sorted(FACES_DIR.glob("*.png"))[: max(0, count - 1)]:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        out.append(cv2.resize(bgr, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)[:, :, ::-1].copy())
+    return out
+
+
+def basicsr_degrade(bsr, hq_bgr: np.ndarray, p: DegradationParams) -> np.ndarray:
+    """GFPGAN v1's LQ branch (ffhq_degradation_dataset.py), call for call with BasicSR's functions; BGR in/out."""
+    img = hq_bgr.astype(np.float32) / 255.0
+    h, w = img.shape[:2]
+    kernel = bsr.bivariate_Gaussian(p.kernel_size, p.sigma_x, p.sigma_y, p.theta, isotropic=p.kernel == "iso")
+    img = cv2.filter2D(img, -1, kernel)
+    img = cv2.resize(img, (int(w // p.scale), int(h // p.scale)), interpolation=cv2.INTER_LINEAR)
+    img = bsr.add_gaussian_noise(img, sigma=p.noise_sigma, clip=True, rounds=False)
+    img = bsr.add_jpg_compression(img, quality=int(p.jpeg_quality))  # int: OpenCV >= 4.5.4 rejects GFPGAN's float
+    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    if p.color_shift is not None:  # GFPGAN's color_jitter with our sampled shift (RGB -> BGR)
+        img = np.clip(img + np.asarray(p.color_shift[::-1], dtype=np.float32), 0, 1)
+    if p.gray:  # GFPGAN: BGR2GRAY, then tile to 3 channels
+        img = np.tile(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[:, :, None], [1, 1, 3])
+    return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)  # GFPGAN rounds in torch: also half to even
+
+
+def legacy_seed(p: DegradationParams) -> int:
+    return p.noise_seed % 2**32
+
+
+class _Filter2DToBlur:
+    """Stands in for cv2.filter2D while `apply_degradation` still calls it: its one call goes to `blur`."""
+
+    def __init__(self, original):
+        self.original = original
+
+    def __call__(self, src, ddepth, kernel, *args, **kwargs):
+        # apply_degradation's call exactly; anything else (blur's own filter2D calls pass an anchor) is untouched.
+        if ddepth == -1 and not args and kwargs == {"borderType": cv2.BORDER_REFLECT_101}:
+            return blur(src, kernel)
+        return self.original(src, ddepth, kernel, *args, **kwargs)
+
+
+def _filter2d_blur(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    return cv2.filter2D(img, -1, np.asarray(kernel, np.float32), borderType=cv2.BORDER_REFLECT_101)
+
+
+@contextlib.contextmanager
+def ours_with(fast_blur: bool):
+    """Run `apply_degradation` with the fast blur or with cv2.filter2D, whichever degradation.py calls today."""
+    if hasattr(degradation, "blur"):  # degradation.py calls blur(img, kernel)
+        saved = degradation.blur
+        degradation.blur = blur if fast_blur else _filter2d_blur
+        try:
+            yield
+        finally:
+            degradation.blur = saved
+    elif fast_blur:  # degradation.py calls cv2.filter2D: route that call (the proposed one-line change, in process)
+        saved = cv2.filter2D
+        cv2.filter2D = _Filter2DToBlur(saved)
+        try:
+            yield
+        finally:
+            cv2.filter2D = saved
+    else:
+        yield
+
+
+@contextlib.contextmanager
+def capture_jpeg_inputs(into: list):
+    """Record the 8-bit image each cv2.imencode call compresses (float input converted as OpenCV does)."""
+    original = cv2.imencode
+
+    def recording(ext, img, *args, **kwargs):
+        arr = np.asarray(img)
+        into.append(arr.copy() if arr.dtype == np.uint8 else np.clip(np.rint(arr), 0, 255).astype(np.uint8))
+        return original(ext, img, *args, **kwargs)
+
+    cv2.imencode = recording
+    try:
+        yield
+    finally:
+        cv2.imencode = original
+
+
+@dataclass
+class Diff:
+    """Differences of one path against the reference over a preset's set, in 8-bit levels."""
+
+    pre_jpeg_max: int = 0
+    pre_jpeg_values: int = 0
+    pre_jpeg_flips: int = 0
+    end_max: int = 0
+    end_pixels: int = 0
+    end_differing: int = 0
+
+    def add(self, pre_ref: np.ndarray, pre: np.ndarray, end_ref: np.ndarray, end: np.ndarray) -> None:
+        pre_d = np.abs(pre_ref.astype(np.int16) - pre)
+        end_d = np.abs(end_ref.astype(np.int16) - end)
+        self.pre_jpeg_max = max(self.pre_jpeg_max, int(pre_d.max()))
+        self.pre_jpeg_values += pre_d.size
+        self.pre_jpeg_flips += int((pre_d > 0).sum())
+        self.end_max = max(self.end_max, int(end_d.max()))
+        self.end_pixels += end_d.shape[0] * end_d.shape[1]
+        self.end_differing += int((end_d > 0).any(axis=2).sum())
+
+
+@dataclass
+class PresetResult:
+    preset: str
+    images: int
+    seconds: dict = field(default_factory=dict)  # path -> best total seconds over the repeats
+    routes: dict = field(default_factory=dict)  # blur plan method -> count
+    ours: Diff = field(default_factory=Diff)
+    ours_blur: Diff = field(default_factory=Diff)
+
+    def per_second(self, path: str) -> float:
+        return self.images / self.seconds[path]
+
+    def ms(self, path: str) -> float:
+        return 1e3 * self.seconds[path] / self.images
+
+
+def time_paths(bsr, hqs: list[np.ndarray], params: list[DegradationParams], repeat: int) -> dict:
+    """Best-of-`repeat` seconds for the whole set, per path; paths interleave within a repeat to share the load."""
+    hq_bgr = [np.ascontiguousarray(h[:, :, ::-1]) for h in hqs]
+    images = [i % len(hqs) for i in range(len(params))]
+    kernels = [gaussian_kernel(p.kernel_size, p.sigma_x, p.sigma_y, p.theta).astype(np.float32) for p in params]
+    floats = [h.astype(np.float32) / 255.0 for h in hqs]
+
+    def reference():
+        for i, p in zip(images, params):
+            np.random.seed(legacy_seed(p))
+            basicsr_degrade(bsr, hq_bgr[i], p)
+
+    def ours(fast: bool):
+        with ours_with(fast_blur=fast):
+            for i, p in zip(images, params):
+                degradation.apply_degradation(hqs[i], p)
+
+    def blur_only(fast: bool):
+        for i, k in zip(images, kernels):
+            blur(floats[i], k) if fast else _filter2d_blur(floats[i], k)
+
+    paths = {"reference": reference, "ours": lambda: ours(False), "ours+blur": lambda: ours(True),
+             "filter2D": lambda: blur_only(False), "blur": lambda: blur_only(True)}
+    for run in paths.values():  # warm-up: first-call costs (lazy imports, allocator growth) are not throughput
+        run()
+    best = {name: float("inf") for name in paths}
+    for _ in range(repeat):
+        for name, run in paths.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def compare_outputs(bsr, hqs: list[np.ndarray], params: list[DegradationParams], result: PresetResult) -> None:
+    """Reference vs ours (filter2D) and ours+blur, on identical noise arrays (see the module docstring)."""
+    for n, p in enumerate(params):
+        hq = hqs[n % len(hqs)]
+        h, w = hq.shape[:2]
+        small = (max(1, int(h // p.scale)), max(1, int(w // p.scale)), 3)
+        np.random.seed(legacy_seed(p))
+        noise_bgr = bsr.generate_gaussian_noise(np.empty(small, np.float32), p.noise_sigma)
+        noise_rgb = np.ascontiguousarray(noise_bgr[:, :, ::-1])
+        pre: list = []
+        with capture_jpeg_inputs(pre):
+            np.random.seed(legacy_seed(p))  # add_gaussian_noise re-draws exactly noise_bgr
+            ref = basicsr_degrade(bsr, np.ascontiguousarray(hq[:, :, ::-1]), p)[:, :, ::-1]
+            with ours_with(fast_blur=False):
+                ours = degradation.apply_degradation(hq, p, noise=noise_rgb)
+            with ours_with(fast_blur=True):
+                fast = degradation.apply_degradation(hq, p, noise=noise_rgb)
+        pre_ref, pre_ours, pre_fast = pre  # all three hand BGR 8-bit arrays to the encoder
+        result.ours.add(pre_ref, pre_ours, ref, ours)
+        result.ours_blur.add(pre_ref, pre_fast, ref, fast)
+        method = plan_blur(gaussian_kernel(p.kernel_size, p.sigma_x, p.sigma_y, p.theta).astype(np.float32)).method
+        result.routes[method] = result.routes.get(method, 0) + 1
+
+
+def run_preset(bsr, name: str, hqs: list[np.ndarray], count: int, repeat: int, seed: int) -> PresetResult:
+    pipe = DegradationPipeline(PRESETS[name], seed)
+    params = [pipe.params_for(i) for i in range(count)]
+    result = PresetResult(name, count)
+    result.seconds = time_paths(bsr, hqs, params, repeat)
+    compare_outputs(bsr, hqs, params, result)
+    return result
+
+
+def throughput_rows(results: list[PresetResult]) -> tuple[list[str], list[list[str]]]:
+    head = ["preset", "ref img/s", "ours img/s", "ours+blur img/s", "speed-up", "filter2D ms", "blur ms",
+            "rest ms", "ceiling", "blur routes"]
+    rows = []
+    for r in results:
+        rest = r.ms("ours") - r.ms("filter2D")  # our pipeline minus its blur
+        routes = " ".join(f"{k}:{v}" for k, v in sorted(r.routes.items()))
+        rows.append([r.preset, f"{r.per_second('reference'):.1f}", f"{r.per_second('ours'):.1f}",
+                     f"{r.per_second('ours+blur'):.1f}", f"{r.seconds['reference'] / r.seconds['ours+blur']:.2f}x",
+                     f"{r.ms('filter2D'):.1f}", f"{r.ms('blur'):.1f}", f"{rest:.1f}",
+                     f"{r.ms('reference') / rest:.2f}x", routes])
+    return head, rows
+
+
+def accuracy_rows(results: list[PresetResult]) -> tuple[list[str], list[list[str]]]:
+    head = ["preset", "ours pre-JPEG max", "ours end max", "ours px differ", "+blur pre-JPEG max",
+            "+blur pre-JPEG flips", "+blur end max", "+blur px differ"]
+    rows = []
+    for r in results:
+        a, b = r.ours, r.ours_blur
+        rows.append([r.preset, str(a.pre_jpeg_max), str(a.end_max), f"{a.end_differing / a.end_pixels:.2e}",
+                     str(b.pre_jpeg_max), f"{b.pre_jpeg_flips}/{b.pre_jpeg_values}", str(b.end_max),
+                     f"{b.end_differing / b.end_pixels:.2e}"])
+    return head, rows
+
+
+def print_table(title: str, head: list[str], rows: list[list[str]]) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(f"\n{title}")
+        widths = [max(len(c) for c in col) for col in zip(head, *rows)]
+        for line in [head, ["-" * w for w in widths], *rows]:
+            print("  ".join(c.ljust(w) for c, w in zip(line, widths)))
+        return
+    table = Table(title=title)
+    for h in head:
+        table.add_column(h, justify="left" if h in ("preset", "blur routes") else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=200).print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=16, help="degraded samples per preset (faces are cycled)")
+    parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated preset names")
+    parser.add_argument("--repeat", type=int, default=3, help="timing repeats; the best is kept")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampled degradation parameters")
+    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.presets.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(PRESETS))
+    if unknown or args.images < 1 or args.repeat < 1:
+        parser.error(f"unknown presets {unknown}" if unknown else "--images and --repeat must be >= 1")
+
+    bsr = load_reference()
+    hqs = faces(args.images)
+    print(f"{len(hqs)} distinct faces at {SIZE}x{SIZE} (astronaut + {len(hqs) - 1} from {FACES_DIR}), "
+          f"{args.images} samples per preset, best of {args.repeat}, 1 thread, OpenCV {cv2.__version__}, "
+          f"numpy {np.__version__}")
+    results = [run_preset(bsr, name, hqs, args.images, args.repeat, args.seed) for name in names]
+
+    print_table("Throughput per core (img/s; speed-up = ours+blur / reference; ceiling = reference / our pipeline "
+                "without its blur)", *throughput_rows(results))
+    print_table("Against the BasicSR reference, identical parameters and noise (8-bit levels; px differ = share of "
+                "pixels with any channel off)", *accuracy_rows(results))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"args": {k: str(v) for k, v in vars(args).items()},
+                   "results": [{"preset": r.preset, "images": r.images, "seconds": r.seconds, "routes": r.routes,
+                                "ours": vars(r.ours), "ours_blur": vars(r.ours_blur)} for r in results]}
+        args.out.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"Results written to {args.out}")
+    else:
+        print("No file written (pass --out FILE for JSON).")
+
+
+if __name__ == "__main__":
+    main()
