@@ -95,42 +95,8 @@ def legacy_seed(p: DegradationParams) -> int:
     return p.noise_seed % 2**32
 
 
-class _Filter2DToBlur:
-    """Stands in for cv2.filter2D while `apply_degradation` still calls it: its one call goes to `blur`."""
-
-    def __init__(self, original):
-        self.original = original
-
-    def __call__(self, src, ddepth, kernel, *args, **kwargs):
-        # apply_degradation's call exactly; anything else (blur's own filter2D calls pass an anchor) is untouched.
-        if ddepth == -1 and not args and kwargs == {"borderType": cv2.BORDER_REFLECT_101}:
-            return blur(src, kernel)
-        return self.original(src, ddepth, kernel, *args, **kwargs)
-
-
 def _filter2d_blur(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return cv2.filter2D(img, -1, np.asarray(kernel, np.float32), borderType=cv2.BORDER_REFLECT_101)
-
-
-@contextlib.contextmanager
-def ours_with(fast_blur: bool):
-    """Run `apply_degradation` with the fast blur or with cv2.filter2D, whichever degradation.py calls today."""
-    if hasattr(degradation, "blur"):  # degradation.py calls blur(img, kernel)
-        saved = degradation.blur
-        degradation.blur = blur if fast_blur else _filter2d_blur
-        try:
-            yield
-        finally:
-            degradation.blur = saved
-    elif fast_blur:  # degradation.py calls cv2.filter2D: route that call (the proposed one-line change, in process)
-        saved = cv2.filter2D
-        cv2.filter2D = _Filter2DToBlur(saved)
-        try:
-            yield
-        finally:
-            cv2.filter2D = saved
-    else:
-        yield
 
 
 @contextlib.contextmanager
@@ -201,9 +167,8 @@ def time_paths(bsr, hqs: list[np.ndarray], params: list[DegradationParams], repe
             basicsr_degrade(bsr, hq_bgr[i], p)
 
     def ours(fast: bool):
-        with ours_with(fast_blur=fast):
-            for i, p in zip(images, params):
-                degradation.apply_degradation(hqs[i], p)
+        for i, p in zip(images, params):
+            degradation.apply_degradation(hqs[i], p, fast_blur=fast)
 
     def blur_only(fast: bool):
         for i, k in zip(images, kernels):
@@ -235,10 +200,8 @@ def compare_outputs(bsr, hqs: list[np.ndarray], params: list[DegradationParams],
         with capture_jpeg_inputs(pre):
             np.random.seed(legacy_seed(p))  # add_gaussian_noise re-draws exactly noise_bgr
             ref = basicsr_degrade(bsr, np.ascontiguousarray(hq[:, :, ::-1]), p)[:, :, ::-1]
-            with ours_with(fast_blur=False):
-                ours = degradation.apply_degradation(hq, p, noise=noise_rgb)
-            with ours_with(fast_blur=True):
-                fast = degradation.apply_degradation(hq, p, noise=noise_rgb)
+            ours = degradation.apply_degradation(hq, p, noise=noise_rgb)
+            fast = degradation.apply_degradation(hq, p, noise=noise_rgb, fast_blur=True)
         pre_ref, pre_ours, pre_fast = pre  # all three hand BGR 8-bit arrays to the encoder
         result.ours.add(pre_ref, pre_ours, ref, ours)
         result.ours_blur.add(pre_ref, pre_fast, ref, fast)
