@@ -82,16 +82,6 @@ def load_params(path: str | os.PathLike = DEFAULT_PARAMS) -> dict[str, Any]:
     return params
 
 
-def deep_update(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_update(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 # Sub-configs validated by their own consumer (a degradation block is checked by `preset_from_config`): an
 # override replaces them whole instead of being merged key by key.
 OWN_SCHEMA_KEYS = frozenset({"degradation"})

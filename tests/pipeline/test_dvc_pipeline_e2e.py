@@ -64,7 +64,7 @@ def _table_rows(md: str, testset: str) -> list[list[str]]:
 
 def test_repro_fills_every_cell_and_is_idempotent(repo):
     repo, env, params = repo
-    out = _run(["dvc", "repro"], repo, env)
+    _run(["dvc", "repro"], repo, env)
     md = (repo / "reports" / "leaderboard.md").read_text()
     assert (repo / "reports" / "leaderboard.html").is_file()
     for testset in params["testsets"]:

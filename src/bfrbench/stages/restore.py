@@ -16,7 +16,7 @@ def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, bat
     from tqdm.auto import tqdm
 
     from bfrbench.io.atomic import atomic_dir
-    from bfrbench.io.images import encode_png, list_images, read_image
+    from bfrbench.io.images import encode_png, read_image
     from bfrbench.io.pairing import index_by_stem
     from bfrbench.tracking import stage_run
 

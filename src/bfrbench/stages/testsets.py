@@ -140,7 +140,7 @@ def _difface_grid(spec, faces_dir, tmp: Path, size: int, limit: int, progress: b
     from bfrbench.data.degradation import apply_degradation
     from bfrbench.data.difface_grid import GRID_SIZE, grid_noise, grid_points
     from bfrbench.data.faces import face_paths, read_face
-    from bfrbench.io.images import encode_png, list_images, read_image
+    from bfrbench.io.images import encode_png, list_images
 
     # DifFace takes the HQ files in sorted order, PNG only.
     if "hq" in spec:
