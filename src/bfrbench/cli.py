@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace a params.yaml that differs from every profile")
 
     sub.add_parser("metrics", help="list the metric registry")
+    w = sub.add_parser("weights", help="list or download official weights").add_subparsers(dest="weights_cmd", required=True)
+    w.add_parser("list", help="every registered weights file, its URL and whether a verified copy is present")
+    p = w.add_parser("fetch", help="download weights (all entries when no NAME is given) into the cache")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--tag", help="only entries with this tag (e.g. metric, method, or a metric/method name)")
     sub.add_parser("methods", help="list the method registry")
     return parser
 

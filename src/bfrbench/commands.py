@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from bfrbench import paths
@@ -204,6 +205,33 @@ def cmd_metrics(args) -> int:
         arrow = "higher" if spec.higher_better else "lower"
         kind = "FR" if spec.full_reference else "NR"
         print(f"{name:<18} {kind}  {arrow} is better  [{spec.unit}]  {spec.protocol}")
+    return 0
+
+
+def cmd_weights(args) -> int:
+    from bfrbench.assets import cache_dir, fetch
+    from bfrbench.errors import AssetError
+    from bfrbench.weights import WEIGHTS, get_asset, status
+
+    if args.weights_cmd == "list":
+        for name, asset in WEIGHTS.items():
+            verified = "" if asset.sha256 else "  [no official sha256: unverified]"
+            print(f"{name:<28} {status(asset)}{verified}\n{'':<28} {asset.urls[0]}  ({', '.join(asset.tags)})")
+        print(f"cache: {cache_dir()}; local override: $BFRBENCH_WEIGHTS_DIR")
+        return 0
+    names = args.names or [n for n, a in WEIGHTS.items() if args.tag is None or args.tag in a.tags]
+    failed = []
+    for name in names:
+        asset = get_asset(name)
+        try:
+            path = fetch(asset, download=True, progress=True)
+            _say(f"{name}: {path}")
+        except AssetError as exc:
+            failed.append(name)
+            print(f"bfrbench: {name}: {exc}", file=sys.stderr)
+    if failed:
+        raise AssetError(f"could not fetch: {', '.join(failed)}", fix="see the messages above (offline? wrong file?)")
+    _say(f"fetched {len(names)} weights file(s) into {cache_dir()}")
     return 0
 
 

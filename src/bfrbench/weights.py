@@ -1,0 +1,68 @@
+"""The registry of official weights: one `Asset` per file (official URL + sha256), fetched into the cache.
+
+`bfrbench weights list` shows every entry and whether a verified copy is present; `bfrbench weights fetch [NAME ...]`
+downloads them (all when no name is given). Files downloaded elsewhere are used from `$BFRBENCH_WEIGHTS_DIR`
+(checked against the same sha256). Nothing here is imported by the CLI start-up beyond this small module.
+
+A metric or method that needs an entry calls `weights_reason(name)` before loading: None when the verified file
+is there, else the one "unavailable: <reason>; run <command>" string that every output shows.
+
+`sha256=None` is allowed only for files whose official hash could not be read from any public source while this
+registry was written offline; such files are accepted on first use and their hash is printed, so that it can be
+recorded here. The `list` command marks them "unverified".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bfrbench.assets import Asset, cache_dir, fetch, fetch_command, find_local
+from bfrbench.errors import AssetError, BFRBenchError
+
+# One line per file. Keep the tags: "metric", "method", plus the metric/method names that use the file.
+WEIGHTS: dict[str, Asset] = {
+    asset.name: asset
+    for asset in (
+        # Entries are added by the metric and method modules' authors, one Asset(...) each.
+    )
+}
+
+
+def get_asset(name: str) -> Asset:
+    try:
+        return WEIGHTS[name]
+    except KeyError:
+        raise BFRBenchError(
+            f"unknown weights entry '{name}'", fix=f"run `bfrbench weights list`; known: {', '.join(sorted(WEIGHTS))}"
+        ) from None
+
+
+def weights_path(name: str, download: bool = False, progress: bool = False) -> Path:
+    """The verified local file of entry `name`; raises AssetError with the fetch command when it is missing."""
+    return fetch(get_asset(name), download=download, progress=progress)
+
+
+def weights_reason(name: str) -> str | None:
+    """None when the verified file of `name` is present, else the unavailability reason with its fix command."""
+    from bfrbench.metrics.base import unavailable
+
+    asset = get_asset(name)
+    try:
+        found = find_local(asset)
+    except AssetError as exc:  # present but with the wrong checksum
+        return unavailable(exc.message, fetch_command(asset))
+    if found is None:
+        return unavailable(
+            f"weights '{asset.filename}' are not in {cache_dir()} or $BFRBENCH_WEIGHTS_DIR", fetch_command(asset)
+        )
+    return None
+
+
+def status(asset: Asset) -> str:
+    try:
+        found = find_local(asset)
+    except AssetError:
+        return "bad checksum"
+    if found is None:
+        return "missing"
+    return f"present ({found})"
