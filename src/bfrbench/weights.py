@@ -23,7 +23,7 @@ from bfrbench.errors import AssetError, BFRBenchError
 WEIGHTS: dict[str, Asset] = {
     asset.name: asset
     for asset in (
-        # Entries are added by the metric and method modules' authors, one Asset(...) each.
+        # New entries: one Asset(...) each, inserted ABOVE this line (keep this marker last).
     )
 }
 

@@ -85,6 +85,7 @@ METRICS: dict[str, MetricSpec] = {
             ),
             description="Identity distance with dlib's face recognition network (an offline-capable IDS).",
         ),
+        # New metrics: one MetricSpec(...) each, inserted ABOVE this line (keep this marker last).
     )
 }
 
