@@ -62,8 +62,32 @@ def collect(params: Mapping[str, Any], scores_root: Path = paths.SCORES) -> dict
                     metric_names.append(name)
         order = {name: i for i, name in enumerate(METRICS)}
         metric_names.sort(key=lambda n: order.get(n, len(order)))
-        tables[testset] = {"meta": meta, "rows": rows, "metrics": metric_names}
+        # A column no method could score because the set has no ground truth is dropped and said once.
+        not_applicable = [n for n in metric_names if rows and all(_not_applicable(r.get(n)) for r in rows.values()
+                                                                  if "_missing" not in r)]
+        metric_names = [n for n in metric_names if n not in not_applicable]
+        tables[testset] = {"meta": meta, "rows": rows, "metrics": metric_names, "not_applicable": not_applicable}
     return tables
+
+
+def _not_applicable(entry: Any) -> bool:
+    return isinstance(entry, dict) and str(entry.get("unavailable", "")).startswith("not applicable")
+
+
+def _reason_notes(rows: Mapping[str, Mapping[str, Any]], metric_names: list[str]) -> list[str]:
+    """One line per (metric, reason), naming the methods it applies to ("all methods" when it is every one)."""
+    notes = [f"- {method}: {row['_missing']}" for method, row in rows.items() if "_missing" in row]
+    scored = [m for m, r in rows.items() if "_missing" not in r]
+    for name in metric_names:
+        by_reason: dict[str, list[str]] = {}
+        for method in scored:
+            entry = rows[method].get(name)
+            if isinstance(entry, dict) and "unavailable" in entry:
+                by_reason.setdefault(str(entry["unavailable"]), []).append(method)
+        for reason, methods in by_reason.items():
+            who = "all methods" if methods == scored and len(scored) > 1 else ", ".join(methods)
+            notes.append(f"- {name} ({who}): {reason}")
+    return notes
 
 
 def _best(rows: Mapping[str, Mapping[str, Any]], metric: str, higher_better: bool) -> set[str]:
@@ -128,6 +152,8 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
                     text = "missing"
                 elif not isinstance(entry, dict):
                     text = "n/a"
+                elif _not_applicable(entry):
+                    text = "n/a"
                 elif "unavailable" in entry:
                     text = "unavailable"
                 else:
@@ -139,13 +165,9 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
                               else f"<b>{html.escape(text.strip('*'))}</b>")
             md.append("| " + " | ".join(cells) + " |")
             html_rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in hcells) + "</tr>")
-        notes = []
-        for method, row in rows.items():
-            if "_missing" in row:
-                notes.append(f"- {method}: {row['_missing']}")
-            for name, entry in row.items():
-                if isinstance(entry, dict) and "unavailable" in entry:
-                    notes.append(f"- {method} / {name}: {entry['unavailable']}")
+        notes = _reason_notes(rows, metric_names)
+        if table["not_applicable"]:
+            notes.append(f"- not applicable (no ground truth): {', '.join(table['not_applicable'])}")
         if notes:
             md += ["", "Not computed:", *notes]
         grid_name = f"grid_{testset}.png"
