@@ -134,10 +134,7 @@ def cmd_score(args) -> int:
         if not (args.pred and args.out):
             raise BFRBenchError("score needs --pred DIR and --out DIR (or --method and --testset)")
         pred, gt, out = Path(args.pred), Path(args.gt) if args.gt else None, Path(args.out)
-    if metrics and gt is None:
-        from bfrbench.metrics.registry import get_spec
-
-        metrics = [m for m in metrics if not get_spec(m).full_reference] or None
+    # Without ground truth, the full-reference metrics asked for are kept: the engine reports them "not applicable".
     if not args.overwrite and args.no_resume:
         check_can_write(out / "summary.json", overwrite=False)
     from bfrbench.tracking import stage_run
