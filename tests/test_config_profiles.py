@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bfrbench.config import load_params, merge_known
+from bfrbench.config import TINY_SUFFIX, load_params, merge_known, tiny_config_path
 from bfrbench.data.degradation import preset_from_config
 from bfrbench.errors import ConfigError
 from bfrbench.methods.registry import METHODS, get_method
@@ -22,6 +22,7 @@ def _degradation_blocks(cfg):
                 yield value
             else:
                 yield from _degradation_blocks(value)
+
 
 
 def test_params_yaml_is_the_smoke_profile():
@@ -49,8 +50,19 @@ def test_profile_validates(profile):
 
 def test_every_experiment_config_is_used_by_a_profile():
     used = {e["config"] for p in PROFILES for e in load_params(p)["train"].values()}
-    on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / "experiments").rglob("*.yaml") if "profiles" not in p.parts}
+    on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / "experiments").rglob("*.yaml")
+               if "profiles" not in p.parts and not p.name.endswith(TINY_SUFFIX)}
     assert on_disk <= used, f"configs no profile uses: {sorted(on_disk - used)}"
+
+
+def test_every_smoke_stage_has_a_valid_tiny_config():
+    """`<stage>_tiny.yaml` beside each smoke config is what the end-to-end DVC test trains (seconds, not minutes)."""
+    for entry in load_params(ROOT / "params.yaml")["train"].values():
+        tiny = tiny_config_path(entry["config"])
+        assert (ROOT / tiny).is_file(), f"{entry['config']}: add {tiny} (tiny sizes for the end-to-end test)"
+        method = get_method(entry["method"])
+        cfg = yaml.safe_load((ROOT / tiny).read_text()) or {}
+        merge_known(method.default_config(entry["stage"]), cfg, tiny)
 
 
 def test_unknown_keys_are_errors(tmp_path):

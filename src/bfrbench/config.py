@@ -100,3 +100,13 @@ def merge_known(defaults: Mapping[str, Any], override: Mapping[str, Any], where:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+TINY_SUFFIX = "_tiny.yaml"
+
+
+def tiny_config_path(config: str) -> str:
+    """The tiny sibling of a stage config (`x/train_smoke.yaml` -> `x/train_tiny.yaml`) that the end-to-end DVC
+    test trains: every stage of the smoke profile keeps one, so the whole graph is exercised in seconds."""
+    stem = config[: -len(".yaml")] if config.endswith(".yaml") else config
+    return (stem[: -len("_smoke")] if stem.endswith("_smoke") else stem) + TINY_SUFFIX

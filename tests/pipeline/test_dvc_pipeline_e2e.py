@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bfrbench.config import tiny_config_path
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,15 +38,9 @@ def repo(tmp_path_factory):
         spec["limit"] = 4
     params["report"]["grid_images"] = 2
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    tiny = {
-        "experiments/classic/fit_smoke.yaml": {"num_faces": 4, "grid": {"h": [0.0, 8.0], "amount": [0.0, 1.0],
-                                                                         "radius": [1.0]}},
-        "experiments/unet_l1/train_smoke.yaml": {"model": {"channels": [8, 16]}, "data": {"batch_size": 4,
-                                                 "val_count": 4}, "trainer": {"max_steps": 3,
-                                                 "checkpoint_every_n_steps": 3, "log_every_n_steps": 1}},
-    }
-    for rel, cfg in tiny.items():
-        (repo / rel).write_text(yaml.safe_dump(cfg))
+    # Each smoke stage config has a `_tiny.yaml` sibling (checked by test_config_profiles): train at seconds scale.
+    for entry in params["train"].values():
+        shutil.copy(ROOT / tiny_config_path(entry["config"]), repo / entry["config"])
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
