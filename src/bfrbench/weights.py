@@ -23,6 +23,26 @@ from bfrbench.errors import AssetError, BFRBenchError
 WEIGHTS: dict[str, Asset] = {
     asset.name: asset
     for asset in (
+        # CodeFormer v0.1.0 release (methods codeformer, codeformer_w1). codeformer.pth: sha256 and size as measured
+        # and published by several independent public download scripts (the release page states no hash);
+        # vqgan_code1024.pth: no public hash found, accepted unverified and its hash logged.
+        Asset("codeformer", "codeformer.pth", "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7",
+              ("https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth",), 376637898,
+              "NTU S-Lab License 1.0 (non-commercial)", "CodeFormer stage III (params_ema)",
+              ("method", "codeformer", "codeformer_w1")),
+        Asset("codeformer_vqgan", "vqgan_code1024.pth", None,
+              ("https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/vqgan_code1024.pth",), None,
+              "NTU S-Lab License 1.0 (non-commercial)", "CodeFormer stage I VQGAN, codebook 1024 (params_ema)",
+              ("method", "codeformer", "codeformer_w1")),
+        # DifFace V1.0 release (method difface); no public sha256 found for either file.
+        Asset("difface_iddpm_ffhq512", "iddpm_ffhq512_ema500000.pth", None,
+              ("https://github.com/zsyOAOA/DifFace/releases/download/V1.0/iddpm_ffhq512_ema500000.pth",), None,
+              "NTU S-Lab License 1.0 (non-commercial)", "DifFace iDDPM prior on FFHQ-512 (EMA, 500k iterations)",
+              ("method", "difface")),
+        Asset("difface_swinir512", "swinir_restoration512_L1.pth", None,
+              ("https://github.com/zsyOAOA/DifFace/releases/download/V1.0/swinir_restoration512_L1.pth",), None,
+              "NTU S-Lab License 1.0 (non-commercial)", "DifFace diffused estimator: SwinIR, pixel-unshuffle x8, L1",
+              ("method", "difface")),
         # New entries: one Asset(...) each, inserted ABOVE this line (keep this marker last).
     )
 }
