@@ -32,6 +32,13 @@ METHODS: dict[str, MethodSpec] = {
             ("train",),
             "plain U-Net regression trained with L1 on naive degradations (no generative prior)",
         ),
+        MethodSpec(
+            "flipnet",
+            "bfrbench.methods.flipnet.method:FlipNetMethod",
+            ("embed_ae", "embed_align", "diffusion"),
+            "FLIPNET (ICCV 2025): frozen SD UNet/VAE + LoRA + BoostHub, face-embedding tokens, restoration and "
+            "degradation modes in one set of weights",
+        ),
     )
 }
 

@@ -1,0 +1,52 @@
+"""Load a trained FLIPNET (all three stages) for restoration (LQ -> HQ) and degradation (HQ -> LQ)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class FlipNetRunner:
+    """The pipeline's Restorer (`restore`) and the degradation data source (`degrade`), one set of weights."""
+
+    def __init__(self, model, sampler, seed: int, device: str):
+        self.model, self.sampler, self.seed, self.device = model.to(device).eval(), sampler, seed, device
+        vae = model.vae
+        r = model.resolution // 2 ** (len(vae.config.block_out_channels) - 1)
+        self.latent_shape = (int(vae.config.latent_channels), r, r)
+
+    def restore(self, lq: np.ndarray) -> np.ndarray:
+        return self.sampler.run(self.model, lq, "restore", self.seed, self.latent_shape, self.device)
+
+    def degrade(self, hq: np.ndarray, variant: int = 0) -> np.ndarray:
+        """A synthetic LQ face per HQ face; `variant` k gives the k-th independent draw (its own noise)."""
+        return self.sampler.run(self.model, hq, "degrade", self.seed + 1000003 * (variant + 1), self.latent_shape,
+                                self.device)
+
+
+def load_flipnet(models_dir: Path, device: str = "cpu", sampler_steps: int | None = None) -> FlipNetRunner:
+    import torch
+
+    from bfrbench.methods.flipnet.backbone import build_from_config, load_pretrained
+    from bfrbench.methods.flipnet.model import FlipNet
+    from bfrbench.methods.flipnet.sampler import DDIMFlipSampler
+    from bfrbench.methods.flipnet.stages import BACKBONE_FILE, DIFFUSION_FILE, _need, load_embedding
+
+    blob = torch.load(_need(models_dir / "diffusion" / DIFFUSION_FILE, "diffusion"), map_location="cpu",
+                      weights_only=True)
+    bb = blob["backbone"]
+    if bb["source"] == "config":
+        unet, vae = build_from_config(bb["unet"], bb["vae"], int(blob["seed"]))
+        state = torch.load(_need(models_dir / "diffusion" / BACKBONE_FILE, "diffusion"), map_location="cpu",
+                           weights_only=True)
+        unet.load_state_dict(state["unet"])
+        vae.load_state_dict(state["vae"])
+    else:
+        unet, vae, _ = load_pretrained(bb["model_id"], bb.get("revision"))
+    embedding, resolution = load_embedding(models_dir)
+    model = FlipNet(unet, vae, embedding, resolution, blob["lora"], blob["boosthub"]["phi"], blob["adapter"]["hidden"])
+    model.load_trainable(blob["trainable"])
+    steps = sampler_steps or int(blob["sampler"]["steps"])
+    sampler = DDIMFlipSampler(blob["schedule"], steps, float(blob["sampler"]["eta"]))
+    return FlipNetRunner(model, sampler, int(blob["seed"]), device)
