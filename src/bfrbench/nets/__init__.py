@@ -1,0 +1,1 @@
+"""Pretrained networks ported to torch (their weights come from the registry in bfrbench.weights)."""
