@@ -14,6 +14,7 @@ recorded here. The `list` command marks them "unverified".
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from bfrbench.assets import Asset, cache_dir, fetch, fetch_command, find_local
@@ -52,6 +53,47 @@ WEIGHTS: dict[str, Asset] = {
               ("method", "clrface", "clrface_no_mask", "clrface_no_guidance")),
         # NIQE's MATLAB pristine prior (niqe_pris_params.npz, Apache-2.0) is read from BasicSR 1.4.2's PyPI sdist.
         dataclasses.replace(BASICSR_SDIST, tags=("metric", "niqe")),
+        # LPIPS v0.1 (metrics lpips_alex, lpips_vgg): torchvision ImageNet trunks + the linear heads. The heads are
+        # byte-identical to lpips==0.1.4's weights/v0.1/{alex,vgg}.pth (same sha256), which is also accepted.
+        Asset("lpips_alexnet", "alexnet-owt-7be5be79.pth",
+              "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
+              ("https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",), None, "BSD-3-Clause (torchvision)",
+              "torchvision AlexNet ImageNet weights (LPIPS trunk)", ("metric", "lpips_alex")),
+        Asset("lpips_vgg16", "vgg16-397923af.pth",
+              "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+              ("https://download.pytorch.org/models/vgg16-397923af.pth",), 553433881, "BSD-3-Clause (torchvision)",
+              "torchvision VGG16 ImageNet weights (LPIPS trunk)", ("metric", "lpips_vgg")),
+        Asset("lpips_v0.1_alex_head", "LPIPS_v0.1_alex-df73285e.pth",
+              "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+              ("https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth",
+               "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/LPIPS_v0.1_alex-df73285e.pth"),
+              6009, "BSD-2-Clause", "LPIPS v0.1 linear heads for AlexNet", ("metric", "lpips_alex")),
+        Asset("lpips_v0.1_vgg_head", "LPIPS_v0.1_vgg-a78928a0.pth",
+              "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+              ("https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth",
+               "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/LPIPS_v0.1_vgg-a78928a0.pth"),
+              7289, "BSD-2-Clause", "LPIPS v0.1 linear heads for VGG16", ("metric", "lpips_vgg")),
+        # No-reference metrics through pyiqa 0.1.16 (its default_model_urls). pyiqa's file names carry the first 8
+        # hex digits of the sha256 (torch.hub convention); bfrbench.metrics.pyiqa_nr checks those where no full
+        # official sha256 is published.
+        Asset("musiq_koniq", "musiq_koniq_ckpt-e95806b9.pth", None,
+              ("https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/musiq_koniq_ckpt-e95806b9.pth",
+               "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_koniq_ckpt-e95806b9.pth"),
+              None, "Apache-2.0 (google-research MUSIQ, converted by pyiqa)", "MUSIQ trained on KonIQ-10k",
+              ("metric", "musiq")),
+        Asset("maniqa_koniq", "ckpt_koniq10k.pt", None,
+              ("https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/ckpt_koniq10k.pt",
+               "https://github.com/IIGROUP/MANIQA/releases/download/Koniq10k/ckpt_koniq10k.pt"),
+              None, "Apache-2.0 (IIGROUP MANIQA)", "MANIQA trained on KonIQ-10k (includes its ViT-B/8 backbone)",
+              ("metric", "maniqa")),
+        Asset("clip_rn50", "RN50.pt", "afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762",
+              ("https://openaipublic.azureedge.net/clip/models/afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt",),
+              None, "MIT (OpenAI CLIP)", "OpenAI CLIP ResNet-50 (CLIP-IQA backbone)", ("metric", "clipiqa")),
+        Asset("topiq_nr_cgfiqa_res50", "topiq_nr_cgfiqa_res50-0a8b8e4f.pth", None,
+              ("https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/topiq_nr_cgfiqa_res50-0a8b8e4f.pth",
+               "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/topiq_nr_cgfiqa_res50-0a8b8e4f.pth"),
+              None, "CC BY-NC-SA 4.0 (pyiqa weights; non-commercial)", "TOPIQ-NR face model (CGFIQA, ResNet-50)",
+              ("metric", "topiq_nr-face")),
         # New entries: one Asset(...) each, inserted ABOVE this line (keep this marker last).
     )
 }

@@ -85,6 +85,62 @@ METRICS: dict[str, MetricSpec] = {
             ),
             description="Identity distance with dlib's face recognition network (an offline-capable IDS).",
         ),
+        *(
+            MetricSpec(
+                f"lpips_{trunk}", True, False, (0.0, _INF), "",
+                f"LPIPS v0.1, {label} ImageNet trunk + v0.1 linear heads, RGB scaled to [-1,1], float32, spatial mean "
+                f"per layer summed over 5 layers (the lpips package / pyiqa '{pyiqa_name}' convention; {users})",
+                "bfrbench.metrics.lpips:Lpips",
+                weights=(f"lpips_{entry}", f"lpips_v0.1_{trunk}_head"),
+                description=f"Learned perceptual image patch similarity with the {label} trunk.",
+            )
+            for trunk, label, pyiqa_name, entry, users in (
+                ("alex", "AlexNet", "lpips", "alexnet", "DifFace, DiffBIR report this one"),
+                ("vgg", "VGG16", "lpips-vgg", "vgg16", "BasicSR, VQFR report this one"),
+            )
+        ),
+        MetricSpec(
+            "niqe", False, False, (0.0, _INF), "",
+            "NIQE, MATLAB-equivalent as BasicSR 1.4.2 calculate_niqe(crop_border=0, convert_to='y'): BT.601 Y "
+            "(float32, rounded to integers), 96x96 blocks without overlap (image cropped to whole blocks, so at least "
+            "96x96 px), 2 scales (MATLAB bicubic imresize x0.5 with antialiasing), pristine prior niqe_pris_params.npz "
+            "from the BasicSR 1.4.2 sdist (the MATLAB release's)",
+            "bfrbench.metrics.niqe:Niqe",
+            weights=("basicsr-1.4.2-sdist",),
+            description="Natural image quality evaluator (no reference).",
+        ),
+        MetricSpec(
+            "musiq", False, True, (0.0, 100.0), "",
+            "pyiqa 0.1.16 'musiq': MUSIQ trained on KonIQ-10k, multi-scale patches of the full image plus longer side "
+            "224 and 384, RGB in [0,1]",
+            "bfrbench.metrics.pyiqa_nr:PyiqaNoReference",
+            weights=("musiq_koniq",),
+            description="Multi-scale image quality transformer (no reference).",
+        ),
+        MetricSpec(
+            "maniqa", False, True, (0.0, 1.0), "",
+            "pyiqa 0.1.16 'maniqa': MANIQA trained on KonIQ-10k (scale 0.8), 20 uniform 224x224 crops averaged, "
+            "RGB in [0,1] with Inception mean/std",
+            "bfrbench.metrics.pyiqa_nr:PyiqaNoReference",
+            weights=("maniqa_koniq",),
+            description="Multi-dimension attention network IQA (no reference).",
+        ),
+        MetricSpec(
+            "clipiqa", False, True, (0.0, 1.0), "",
+            "pyiqa 0.1.16 'clipiqa': OpenAI CLIP RN50, five antonym prompt pairs averaged, no learned weights beyond "
+            "CLIP, RGB in [0,1] with CLIP mean/std",
+            "bfrbench.metrics.pyiqa_nr:PyiqaNoReference",
+            weights=("clip_rn50",),
+            description="CLIP-based image quality (no reference).",
+        ),
+        MetricSpec(
+            "topiq_nr-face", False, True, (0.0, 1.0), "",
+            "pyiqa 0.1.16 'topiq_nr-face': TOPIQ ResNet-50 trained on CGFIQA-40k, inputs resized to 512; inputs must be "
+            "FFHQ-aligned face crops: pyiqa's extra RetinaFace re-detection/re-alignment (align_crop_face) is OFF",
+            "bfrbench.metrics.pyiqa_nr:PyiqaNoReference",
+            weights=("topiq_nr_cgfiqa_res50",),
+            description="Top-down face image quality (no reference).",
+        ),
         # New metrics: one MetricSpec(...) each, inserted ABOVE this line (keep this marker last).
     )
 }
