@@ -53,9 +53,11 @@ def build_lpips(trunk: str, trunk_state: dict, head_state: dict):
     import torchvision
 
     builder, _, _, bounds, channels = TRUNKS[trunk]
-    features = getattr(torchvision.models, builder)(weights=None).features
+    with torch.device("meta"):  # no random init of 100M+ classifier weights that LPIPS never uses
+        features = getattr(torchvision.models, builder)(weights=None).features
+    features = features.to_empty(device="cpu")
     own = {k.removeprefix("features."): v for k, v in trunk_state.items() if k.startswith("features.")}
-    features.load_state_dict(own, strict=True)
+    features.load_state_dict(own, strict=True)  # strict: every trunk tensor comes from the verified file
     heads = torch.nn.ModuleList(torch.nn.Conv2d(c, 1, 1, bias=False) for c in channels)
     for k, head in enumerate(heads):
         head.weight.data.copy_(head_state[f"lin{k}.model.1.weight"])
