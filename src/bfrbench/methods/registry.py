@@ -39,6 +39,25 @@ METHODS: dict[str, MethodSpec] = {
             "FLIPNET (ICCV 2025): frozen SD UNet/VAE + LoRA + BoostHub, face-embedding tokens, restoration and "
             "degradation modes in one set of weights",
         ),
+        MethodSpec(
+            "clrface",
+            "bfrbench.methods.clrface.method:CLRFace",
+            ("vqgan", "latent_prior", "identity"),
+            "CLR-Face (IJCAI 2024): x4 VQGAN latents, conditional score-based latent prior, identity guidance "
+            "from a face-recognition net toward the Identity Recovery Network's output on learnt-mask latents",
+        ),
+        MethodSpec(
+            "clrface_no_mask",
+            "bfrbench.methods.clrface.method:CLRFaceNoMask",
+            ("link",),
+            "CLR-Face ablation: identity guidance on every latent feature (clrface's models, no retraining)",
+        ),
+        MethodSpec(
+            "clrface_no_guidance",
+            "bfrbench.methods.clrface.method:CLRFaceNoGuidance",
+            ("link",),
+            "CLR-Face ablation: latent prior sampling without identity guidance (clrface's models)",
+        ),
     )
 }
 

@@ -88,12 +88,12 @@ class DlibResNet(nn.Module):
         self.fc = nn.Linear(256, 128, bias=False)
         self.register_buffer("mean", torch.tensor(MEAN_RGB).view(1, 3, 1, 1) / 255.0, persistent=False)
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Activations after the stem and after each block (for perceptual losses), last one = final map."""
+    def features(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        """Activations after the stem (index 0) and after each block (1..14); `upto` stops early (cheaper)."""
         x = (x - self.mean) * (255.0 / 256.0)
         x = F.max_pool2d(F.relu(self.stem(x)), 3, 2)
         feats = [x]
-        for block in self.blocks:
+        for block in self.blocks[: None if upto is None else upto]:
             x = block(x)
             feats.append(x)
         return feats

@@ -1,0 +1,1 @@
+"""CLR-Face: low-compression VQGAN latents, a conditional score-based prior, masked identity guidance."""
