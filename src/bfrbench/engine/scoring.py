@@ -7,9 +7,13 @@ Each image is decoded once per run; every selected metric scores the same in-mem
 - `out_dir/summary.json`: per metric {value, n, direction, unit, range, protocol} (plus n_inf/mean_finite or n_nan
   when they occur) or {"unavailable": reason}; folders, counts, library versions and one `created` time stamp.
   JSON has no infinity, so non-finite numbers are written as the strings "inf", "-inf", "nan".
+Set-level metrics (FID, Fréchet distances; `bfrbench.metrics.feature_set.FeatureSetMetric`) see the same decoded
+batches, keep per-image FEATURES, and are computed once at the end. They have no column in per_image.csv; their
+summary entry says "level": "set" and the summary lists them under "set_level_metrics".
 Resume: finished batches are appended to `out_dir/.per_image.partial.csv` (with the run's settings beside it in
-`.per_image.partial.json`); a rerun with the same folders, metrics and options scores only the missing stems. Both
-files are removed once the final outputs are written atomically.
+`.per_image.partial.json`), and set metrics' features go to `out_dir/.features.<metric>/` (see
+`bfrbench.engine.feature_store`); a rerun with the same folders, metrics and options scores only the missing stems
+and gives the same values. All of these are removed once the final outputs are written atomically.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bfrbench.engine.feature_store import FeatureStore
 from bfrbench.errors import BFRBenchError, ImageError
 from bfrbench.io.atomic import write_text_atomic
 from bfrbench.io.images import read_image
@@ -55,24 +60,34 @@ def score_folders(
     convert: bool = False,
     progress: bool = True,
     expected_size: int | tuple[int, int] | None = None,
+    metric_options: dict[str, dict] | None = None,
 ) -> dict:
     """Score every image in `pred_dir` with `metrics` (default: all registered) and return the summary.
 
     Full-reference metrics need `gt_dir`; without it they are reported as not applicable. With `out_dir=None`
-    nothing is written (and nothing is resumed).
+    nothing is written (and nothing is resumed). `metric_options` maps a metric name to keyword options of its
+    class, e.g. {"frechet_dlib": {"reference_dir": "faces/"}}.
     """
     from tqdm.auto import tqdm
 
     if batch_size < 1:
         raise BFRBenchError(f"batch_size must be at least 1, got {batch_size}")
     pairs = _pairs(pred_dir, gt_dir)
-    scorers, skipped = _select_metrics(metrics, has_gt=gt_dir is not None)
+    scorers, set_metrics, skipped = _select_metrics(metrics, has_gt=gt_dir is not None, options=metric_options)
     names = list(scorers)
-    settings = _settings(pred_dir, gt_dir, names, convert, expected_size)
+    settings = _settings(pred_dir, gt_dir, names, convert, expected_size, set_metrics)
     out = Path(out_dir) if out_dir is not None else None
+    stores = {n: FeatureStore(out, n, m.feature_kinds) for n, m in set_metrics.items()}
 
     wanted = {stem for stem, _, _ in pairs}
     done = _resume_rows(out, settings, wanted) if (out is not None and resume) else {}
+    if done:
+        for store in stores.values():
+            store.load()
+        # A stem is done only if every set metric also kept its features.
+        done = {s: v for s, v in done.items() if all(store.has(s) for store in stores.values())}
+    for store in stores.values():
+        store.keep_only(set(done))
     todo = [p for p in pairs if p[0] not in done]
     rows = dict(done)
     if out is not None:
@@ -80,18 +95,23 @@ def score_folders(
     with tqdm(total=len(pairs), initial=len(done), unit="img", desc="scoring", disable=not progress) as bar:
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            new = _score_batch(batch, scorers, convert, expected_size)
+            new, features = _score_batch(batch, scorers, set_metrics, convert, expected_size)
+            for name, store in stores.items():  # features first: a stem in the CSV always has its features
+                store.add(features[name])
             if out is not None:
                 _append_partial(out, names, new)
             rows.update(new)
             bar.update(len(batch))
 
     summary = _summary(pairs, rows, scorers, skipped, pred_dir, gt_dir, convert, expected_size)
+    _add_set_metrics(summary, pairs, set_metrics, stores)
     if out is not None:
         write_text_atomic(out / PER_IMAGE_CSV, _csv_text(names, [(s, rows[s]) for s, _, _ in pairs]))
         write_text_atomic(out / SUMMARY_JSON, json.dumps(_json_ready(summary), indent=2) + "\n")
         (out / PARTIAL_CSV).unlink(missing_ok=True)
         (out / PARTIAL_META).unlink(missing_ok=True)
+        for store in stores.values():
+            store.remove()
     return summary
 
 
@@ -107,9 +127,10 @@ def _pairs(pred_dir, gt_dir) -> list[Pair]:
     return [(stem, pred[stem], None) for stem in sorted(pred)]
 
 
-def _select_metrics(requested, has_gt: bool) -> tuple[dict, dict[str, str]]:
-    """Build the metrics that can run; the others are returned as name -> reason."""
+def _select_metrics(requested, has_gt: bool, options: dict[str, dict] | None = None) -> tuple[dict, dict, dict[str, str]]:
+    """Build the metrics that can run: (per-image metrics, set-level metrics, name -> reason for the others)."""
     from bfrbench.metrics.base import SetMetric
+    from bfrbench.metrics.feature_set import FeatureSetMetric
     from bfrbench.metrics.registry import create_metric
 
     if isinstance(requested, str):
@@ -117,22 +138,28 @@ def _select_metrics(requested, has_gt: bool) -> tuple[dict, dict[str, str]]:
     names = list(dict.fromkeys(requested)) if requested is not None else metric_names()
     if not names:
         raise BFRBenchError("no metrics selected", fix=f"choose from: {', '.join(metric_names())}")
-    scorers, skipped = {}, {}
+    options = options or {}
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise BFRBenchError(f"options given for metrics that are not selected: {', '.join(unknown)}",
+                            fix=f"select them too, or drop their options; selected: {', '.join(names)}")
+    scorers, set_metrics, skipped = {}, {}, {}
     for name in names:
         spec = get_spec(name)
-        if spec.full_reference and not has_gt:
+        metric = create_metric(name, **options.get(name, {}))
+        # A set metric with its own reference (e.g. frechet_dlib with reference_dir) does not need the GT folder.
+        needs_gt = metric.needs_gt if isinstance(metric, FeatureSetMetric) else spec.full_reference
+        if needs_gt and not has_gt:
             skipped[name] = NOT_APPLICABLE_NO_GT
             continue
-        metric = create_metric(name)
-        if isinstance(metric, SetMetric):
-            skipped[name] = "not supported yet: set-level metric (update/compute); score_folders scores per image"
-            continue
+        if isinstance(metric, SetMetric) and not isinstance(metric, FeatureSetMetric):
+            raise TypeError(f"metric '{name}': set-level metrics must implement FeatureSetMetric to be scored")
         reason = metric.check_available()
         if reason:
             skipped[name] = reason
             continue
-        scorers[name] = metric
-    return scorers, skipped
+        (set_metrics if isinstance(metric, FeatureSetMetric) else scorers)[name] = metric
+    return scorers, set_metrics, skipped
 
 
 def _read_pair(pred_path: Path, gt_path: Path | None, convert: bool, expected_size):
@@ -149,10 +176,14 @@ def _read_pair(pred_path: Path, gt_path: Path | None, convert: bool, expected_si
     return pred, gt
 
 
-def _score_batch(batch: list[Pair], scorers: dict, convert: bool, expected_size) -> dict[str, list[float]]:
-    """Read each pair once, then let every metric score the batch; returns stem -> values in metric order."""
+def _score_batch(batch: list[Pair], scorers: dict, set_metrics: dict, convert: bool, expected_size):
+    """Read each pair once, then let every metric see the batch.
+
+    Returns (stem -> per-image values in metric order, set metric -> stem -> {kind: feature vector}).
+    """
     images = [_read_pair(p, g, convert, expected_size) for _, p, g in batch]
     values = np.empty((len(batch), len(scorers)), dtype=np.float64)
+    features: dict[str, dict[str, dict]] = {name: {} for name in set_metrics}
     # Metrics take stacked N x H x W x 3 arrays, so images of different sizes are scored in same-size groups.
     by_shape: dict[tuple, list[int]] = {}
     for i, (pred, _) in enumerate(images):
@@ -165,17 +196,25 @@ def _score_batch(batch: list[Pair], scorers: dict, convert: bool, expected_size)
             if scores.shape != (len(idx),):
                 raise RuntimeError(f"metric '{metric.name}' returned shape {scores.shape} for {len(idx)} images")
             values[idx, j] = scores
-    return {stem: values[i].tolist() for i, (stem, _, _) in enumerate(batch)}
+        for name, metric in set_metrics.items():
+            found = metric.image_features(pred, gt)
+            for kind in metric.feature_kinds:
+                if len(found[kind]) != len(idx):
+                    raise RuntimeError(f"metric '{name}' returned {len(found[kind])} {kind} features for {len(idx)} images")
+            for row, i in enumerate(idx):
+                features[name][batch[i][0]] = {kind: found[kind][row] for kind in metric.feature_kinds}
+    return {stem: values[i].tolist() for i, (stem, _, _) in enumerate(batch)}, features
 
 
 # --- resume -------------------------------------------------------------------------------------------------------
 
 
-def _settings(pred_dir, gt_dir, names, convert, expected_size) -> dict:
+def _settings(pred_dir, gt_dir, names, convert, expected_size, set_metrics) -> dict:
     return {
         "pred_dir": str(Path(pred_dir).resolve()),
         "gt_dir": str(Path(gt_dir).resolve()) if gt_dir is not None else None,
         "metrics": names,
+        "set_metrics": {name: metric.settings() for name, metric in set_metrics.items()},
         "convert": bool(convert),
         "expected_size": list(expected_size) if isinstance(expected_size, (tuple, list)) else expected_size,
     }
@@ -261,6 +300,28 @@ def _summary(pairs, rows, scorers, skipped, pred_dir, gt_dir, convert, expected_
         "versions": _versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _add_set_metrics(summary: dict, pairs, set_metrics: dict, stores: dict) -> None:
+    """Compute every set metric from the features of all images (stem order) and add its entry to the summary."""
+    from bfrbench.metrics.feature_set import MIN_IMAGES
+
+    stems = [stem for stem, _, _ in pairs]
+    metrics = summary["metrics"]
+    for name, metric in set_metrics.items():
+        if len(stems) < MIN_IMAGES:
+            metrics[name] = {"unavailable": f"set-level metric needs at least {MIN_IMAGES} images, got {len(stems)}"}
+            continue
+        spec = metric.spec
+        stats = metric.compute_from_features(stores[name].stacked(stems))
+        entry = {**stats, "level": "set", "direction": spec.direction, "unit": spec.unit,
+                 "range": list(spec.value_range), "protocol": spec.protocol}
+        if metric.settings():
+            entry["options"] = metric.settings()
+        metrics[name] = entry
+    order = {name: i for i, name in enumerate(metric_names())}
+    summary["metrics"] = dict(sorted(metrics.items(), key=lambda kv: order.get(kv[0], len(order))))
+    summary["set_level_metrics"] = [n for n in summary["metrics"] if n in set_metrics]
 
 
 def _versions() -> dict[str, str]:

