@@ -1,5 +1,6 @@
 """Per-core throughput of the naive degradation at 512x512: the peers' path (BasicSR 1.4.2's own functions in
-GFPGAN's order) against ours (`apply_degradation`), with and without the fast blur (`bfrbench.data.blur`).
+GFPGAN's order) against ours (`apply_degradation`): the exact path (filter2D + resize, bit-identical) and the fast
+one (`fast_blur=True`: `bfrbench.data.blur_resize`, the blur computed only where the downsample reads).
 
     .venv/bin/python benchmarks/degradation.py [--images 16] [--presets gfpgan,difface] [--repeat 3] [--out FILE]
 
@@ -34,7 +35,7 @@ import cv2
 import numpy as np
 
 from bfrbench.data import degradation
-from bfrbench.data.blur import blur, plan_blur
+from bfrbench.data.blur_resize import blur_resize, plan_blur_resize
 from bfrbench.data.degradation import (
     PRESETS,
     DegradationParams,
@@ -116,18 +117,48 @@ def capture_jpeg_inputs(into: list):
         cv2.imencode = original
 
 
+@contextlib.contextmanager
+def capture_rounding_inputs(bsr, into: list):
+    """Record the float image each path rounds to 8 bit for the JPEG encoder: BasicSR's add_jpg_compression input,
+    and the first cv2.convertScaleAbs input of each apply_degradation call (its pre-JPEG rounding)."""
+    original_jpg, original_abs = bsr.add_jpg_compression, cv2.convertScaleAbs
+    state = {"first": True}
+
+    def jpg(img, *args, **kwargs):
+        into.append(np.asarray(img, np.float32).copy())
+        return original_jpg(img, *args, **kwargs)
+
+    def scale_abs(src, *args, **kwargs):
+        if state["first"]:
+            into.append(np.asarray(src, np.float32)[:, :, ::-1].copy())  # ours is RGB; the reference BGR
+        state["first"] = not state["first"]  # apply_degradation calls it twice: pre-JPEG, then the final rounding
+        return original_abs(src, *args, **kwargs)
+
+    bsr.add_jpg_compression, cv2.convertScaleAbs = jpg, scale_abs
+    try:
+        yield
+    finally:
+        bsr.add_jpg_compression, cv2.convertScaleAbs = original_jpg, original_abs
+
+
 @dataclass
 class Diff:
     """Differences of one path against the reference over a preset's set, in 8-bit levels."""
 
+    pre_jpeg_float_max: float = 0.0  # in [0, 1] units, before the 8-bit rounding
     pre_jpeg_max: int = 0
     pre_jpeg_values: int = 0
     pre_jpeg_flips: int = 0
     end_max: int = 0
     end_pixels: int = 0
     end_differing: int = 0
+    end_values: int = 0
+    end_over_one: int = 0  # output values more than one 8-bit level off
 
-    def add(self, pre_ref: np.ndarray, pre: np.ndarray, end_ref: np.ndarray, end: np.ndarray) -> None:
+    def add(self, pre_ref: np.ndarray, pre: np.ndarray, end_ref: np.ndarray, end: np.ndarray,
+            float_ref: np.ndarray, float_ours: np.ndarray) -> None:
+        diff = np.abs(float_ref.astype(np.float64) - float_ours)
+        self.pre_jpeg_float_max = max(self.pre_jpeg_float_max, float(diff.max()))
         pre_d = np.abs(pre_ref.astype(np.int16) - pre)
         end_d = np.abs(end_ref.astype(np.int16) - end)
         self.pre_jpeg_max = max(self.pre_jpeg_max, int(pre_d.max()))
@@ -136,6 +167,8 @@ class Diff:
         self.end_max = max(self.end_max, int(end_d.max()))
         self.end_pixels += end_d.shape[0] * end_d.shape[1]
         self.end_differing += int((end_d > 0).any(axis=2).sum())
+        self.end_values += end_d.size
+        self.end_over_one += int((end_d > 1).sum())
 
 
 @dataclass
@@ -143,9 +176,9 @@ class PresetResult:
     preset: str
     images: int
     seconds: dict = field(default_factory=dict)  # path -> best total seconds over the repeats
-    routes: dict = field(default_factory=dict)  # blur plan method -> count
-    ours: Diff = field(default_factory=Diff)
-    ours_blur: Diff = field(default_factory=Diff)
+    routes: dict = field(default_factory=dict)  # blur_resize route -> count
+    exact: Diff = field(default_factory=Diff)
+    fast: Diff = field(default_factory=Diff)
 
     def per_second(self, path: str) -> float:
         return self.images / self.seconds[path]
@@ -170,12 +203,17 @@ def time_paths(bsr, hqs: list[np.ndarray], params: list[DegradationParams], repe
         for i, p in zip(images, params):
             degradation.apply_degradation(hqs[i], p, fast_blur=fast)
 
-    def blur_only(fast: bool):
-        for i, k in zip(images, kernels):
-            blur(floats[i], k) if fast else _filter2d_blur(floats[i], k)
+    def blur_down(fast: bool):
+        for i, k, p in zip(images, kernels, params):
+            h, w = floats[i].shape[:2]
+            small = (max(1, int(w // p.scale)), max(1, int(h // p.scale)))
+            if fast:
+                blur_resize(floats[i], k, small)
+            else:
+                cv2.resize(_filter2d_blur(floats[i], k), small, interpolation=cv2.INTER_LINEAR)
 
-    paths = {"reference": reference, "ours": lambda: ours(False), "ours+blur": lambda: ours(True),
-             "filter2D": lambda: blur_only(False), "blur": lambda: blur_only(True)}
+    paths = {"reference": reference, "exact": lambda: ours(False), "fast": lambda: ours(True),
+             "blur+down exact": lambda: blur_down(False), "blur+down fast": lambda: blur_down(True)}
     for run in paths.values():  # warm-up: first-call costs (lazy imports, allocator growth) are not throughput
         run()
     best = {name: float("inf") for name in paths}
@@ -188,7 +226,7 @@ def time_paths(bsr, hqs: list[np.ndarray], params: list[DegradationParams], repe
 
 
 def compare_outputs(bsr, hqs: list[np.ndarray], params: list[DegradationParams], result: PresetResult) -> None:
-    """Reference vs ours (filter2D) and ours+blur, on identical noise arrays (see the module docstring)."""
+    """Reference vs ours, exact and fast, on identical noise arrays (see the module docstring)."""
     for n, p in enumerate(params):
         hq = hqs[n % len(hqs)]
         h, w = hq.shape[:2]
@@ -197,16 +235,20 @@ def compare_outputs(bsr, hqs: list[np.ndarray], params: list[DegradationParams],
         noise_bgr = bsr.generate_gaussian_noise(np.empty(small, np.float32), p.noise_sigma)
         noise_rgb = np.ascontiguousarray(noise_bgr[:, :, ::-1])
         pre: list = []
-        with capture_jpeg_inputs(pre):
+        floats: list = []
+        with capture_jpeg_inputs(pre), capture_rounding_inputs(bsr, floats):
             np.random.seed(legacy_seed(p))  # add_gaussian_noise re-draws exactly noise_bgr
             ref = basicsr_degrade(bsr, np.ascontiguousarray(hq[:, :, ::-1]), p)[:, :, ::-1]
-            ours = degradation.apply_degradation(hq, p, noise=noise_rgb)
+            exact = degradation.apply_degradation(hq, p, noise=noise_rgb)
             fast = degradation.apply_degradation(hq, p, noise=noise_rgb, fast_blur=True)
-        pre_ref, pre_ours, pre_fast = pre  # all three hand BGR 8-bit arrays to the encoder
-        result.ours.add(pre_ref, pre_ours, ref, ours)
-        result.ours_blur.add(pre_ref, pre_fast, ref, fast)
-        method = plan_blur(gaussian_kernel(p.kernel_size, p.sigma_x, p.sigma_y, p.theta).astype(np.float32)).method
-        result.routes[method] = result.routes.get(method, 0) + 1
+        pre_ref, pre_exact, pre_fast = pre  # all three hand BGR 8-bit arrays to the encoder
+        float_ref, float_exact, float_fast = floats  # and the float images they rounded, BGR
+        result.exact.add(pre_ref, pre_exact, ref, exact, float_ref, float_exact)
+        result.fast.add(pre_ref, pre_fast, ref, fast, float_ref, float_fast)
+        kernel = gaussian_kernel(p.kernel_size, p.sigma_x, p.sigma_y, p.theta).astype(np.float32)
+        plan = plan_blur_resize(kernel, (h, w), (small[1], small[0]))
+        route = "fused" if plan.method == "fused" else plan.blur_plan.method
+        result.routes[route] = result.routes.get(route, 0) + 1
 
 
 def run_preset(bsr, name: str, hqs: list[np.ndarray], count: int, repeat: int, seed: int) -> PresetResult:
@@ -219,28 +261,28 @@ def run_preset(bsr, name: str, hqs: list[np.ndarray], count: int, repeat: int, s
 
 
 def throughput_rows(results: list[PresetResult]) -> tuple[list[str], list[list[str]]]:
-    head = ["preset", "ref img/s", "ours img/s", "ours+blur img/s", "speed-up", "filter2D ms", "blur ms",
-            "rest ms", "ceiling", "blur routes"]
+    head = ["preset", "ref img/s", "exact img/s", "fast img/s", "exact/ref", "fast/ref", "blur+down exact ms",
+            "blur+down fast ms", "rest ms", "fast routes"]
     rows = []
     for r in results:
-        rest = r.ms("ours") - r.ms("filter2D")  # our pipeline minus its blur
+        rest = r.ms("fast") - r.ms("blur+down fast")  # our pipeline minus its blur and downsample
         routes = " ".join(f"{k}:{v}" for k, v in sorted(r.routes.items()))
-        rows.append([r.preset, f"{r.per_second('reference'):.1f}", f"{r.per_second('ours'):.1f}",
-                     f"{r.per_second('ours+blur'):.1f}", f"{r.seconds['reference'] / r.seconds['ours+blur']:.2f}x",
-                     f"{r.ms('filter2D'):.1f}", f"{r.ms('blur'):.1f}", f"{rest:.1f}",
-                     f"{r.ms('reference') / rest:.2f}x", routes])
+        rows.append([r.preset, f"{r.per_second('reference'):.1f}", f"{r.per_second('exact'):.1f}",
+                     f"{r.per_second('fast'):.1f}", f"{r.seconds['reference'] / r.seconds['exact']:.2f}x",
+                     f"{r.seconds['reference'] / r.seconds['fast']:.2f}x", f"{r.ms('blur+down exact'):.1f}",
+                     f"{r.ms('blur+down fast'):.1f}", f"{rest:.1f}", routes])
     return head, rows
 
 
 def accuracy_rows(results: list[PresetResult]) -> tuple[list[str], list[list[str]]]:
-    head = ["preset", "ours pre-JPEG max", "ours end max", "ours px differ", "+blur pre-JPEG max",
-            "+blur pre-JPEG flips", "+blur end max", "+blur px differ"]
+    head = ["preset", "path", "pre-JPEG float max", "pre-JPEG 8-bit max", "pre-JPEG flips", "end max",
+            "end px differ", "end values > 1 level"]
     rows = []
     for r in results:
-        a, b = r.ours, r.ours_blur
-        rows.append([r.preset, str(a.pre_jpeg_max), str(a.end_max), f"{a.end_differing / a.end_pixels:.2e}",
-                     str(b.pre_jpeg_max), f"{b.pre_jpeg_flips}/{b.pre_jpeg_values}", str(b.end_max),
-                     f"{b.end_differing / b.end_pixels:.2e}"])
+        for name, d in (("exact", r.exact), ("fast", r.fast)):
+            rows.append([r.preset, name, f"{d.pre_jpeg_float_max:.1e}", str(d.pre_jpeg_max),
+                         f"{d.pre_jpeg_flips}/{d.pre_jpeg_values}", str(d.end_max),
+                         f"{d.end_differing / d.end_pixels:.2e}", f"{d.end_over_one / d.end_values:.2e}"])
     return head, rows
 
 
@@ -256,7 +298,7 @@ def print_table(title: str, head: list[str], rows: list[list[str]]) -> None:
         return
     table = Table(title=title)
     for h in head:
-        table.add_column(h, justify="left" if h in ("preset", "blur routes") else "right")
+        table.add_column(h, justify="left" if h in ("preset", "path", "fast routes") else "right")
     for row in rows:
         table.add_row(*row)
     Console(width=200).print(table)
@@ -282,15 +324,15 @@ def main(argv: list[str] | None = None) -> None:
           f"numpy {np.__version__}")
     results = [run_preset(bsr, name, hqs, args.images, args.repeat, args.seed) for name in names]
 
-    print_table("Throughput per core (img/s; speed-up = ours+blur / reference; ceiling = reference / our pipeline "
-                "without its blur)", *throughput_rows(results))
-    print_table("Against the BasicSR reference, identical parameters and noise (8-bit levels; px differ = share of "
-                "pixels with any channel off)", *accuracy_rows(results))
+    print_table("Throughput per core (img/s; x/ref = reference time / ours; blur+down = the blur and the bilinear "
+                "downsample alone; rest = fast path minus that)", *throughput_rows(results))
+    print_table("Against the BasicSR reference, identical parameters and noise (float in [0,1] units, else 8-bit "
+                "levels; px differ = share of pixels with any channel off)", *accuracy_rows(results))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         payload = {"args": {k: str(v) for k, v in vars(args).items()},
                    "results": [{"preset": r.preset, "images": r.images, "seconds": r.seconds, "routes": r.routes,
-                                "ours": vars(r.ours), "ours_blur": vars(r.ours_blur)} for r in results]}
+                                "exact": vars(r.exact), "fast": vars(r.fast)} for r in results]}
         args.out.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"Results written to {args.out}")
     else:

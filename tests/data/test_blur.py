@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bfrbench.data.blur import ERROR_BOUND, TRUNCATION_BUDGET, blur, plan_blur
+from bfrbench.data.blur import ERROR_BOUND, FFT_ERROR, TRUNCATION_BUDGET, blur, fft_correlate, plan_blur
 from bfrbench.data.degradation import PRESETS, DegradationPipeline, gaussian_kernel
 
 FILTER2D_HALF_ULP = 2.0**-24  # filter2D is within half an ulp of the exact correlation for values <= 1
@@ -75,16 +75,34 @@ def test_gaussian_factors_are_exactly_symmetric_or_antisymmetric():
     # OpenCV runs such factors through its folded fast path (half the multiplies, 2x faster); a last-bit asymmetry
     # would silently lose that.
     for sx, sy, theta in [(3.7, 3.7, 0.0), (7.7, 7.6, 0.32), (7.2, 4.0, -0.006), (2.5, 1.0, 0.0), (0.6, 0.6, 0.0)]:
-        plan = plan_blur(gaussian_kernel(41, sx, sy, theta))
+        plan = plan_blur(gaussian_kernel(41, sx, sy, theta), fft=False)  # else the FFT beats the 2-3 term ones
         assert plan.method == "separable", (sx, sy, theta, plan.method)
         for factor in plan.rows + plan.cols:
             assert np.array_equal(factor, factor[::-1]) or np.array_equal(factor, -factor[::-1])
 
 
-def test_thin_rotated_kernel_falls_back_to_filter2d_itself(images):
+def test_thin_rotated_kernel_takes_the_fft_or_filter2d_itself(images):
     kernel = gaussian_kernel(41, 12.0, 0.3, math.pi / 5)  # a thin slanted line: full rank
-    assert plan_blur(kernel).method == "reference"
-    assert np.array_equal(blur(images["random"], kernel), reference(images["random"], kernel))
+    assert plan_blur(kernel).method == "fft"
+    check(images["random"], kernel)
+    plan = plan_blur(kernel, fft=False)
+    assert plan.method == "reference"
+    assert np.array_equal(cv2.filter2D(images["random"], -1, plan.taps, borderType=cv2.BORDER_REFLECT_101),
+                          reference(images["random"], kernel))
+
+
+def test_fft_route_error_is_far_below_its_stated_bound():
+    # FFT_ERROR is an empirical bound (5x the worst measured): keep checking it on a large 0/1 image and a face.
+    from skimage import data
+
+    rng = np.random.default_rng(5)
+    face = cv2.resize(data.astronaut()[20:220, 130:330], (256, 256), interpolation=cv2.INTER_CUBIC)
+    for img in ((rng.random((256, 256, 3)) < 0.5).astype(np.float32), face.astype(np.float32) / 255.0):
+        for sx, sy, theta in [(12.0, 0.3, 0.6), (0.5, 9.0, 2.0), (3.0, 8.0, 1.0), (15.0, 15.0, 0.0)]:
+            kernel = gaussian_kernel(41, sx, sy, theta)
+            plan = plan_blur(kernel)
+            got = fft_correlate(img, plan.taps if plan.method == "fft" else kernel.astype(np.float32), (20, 20))
+            assert np.abs(got.astype(np.float64) - reference(img, kernel)).max() <= FFT_ERROR / 4
 
 
 def test_degenerate_tiny_sigma_is_a_copy(images):

@@ -186,9 +186,11 @@ def apply_degradation(hq: np.ndarray, params: DegradationParams, noise: np.ndarr
                       fast_blur: bool = False) -> np.ndarray:
     """Degrade an RGB uint8 HxWx3 face; returns RGB uint8 at the same size.
 
-    By default the blur is `cv2.filter2D`, bit-identical to the peers' code (test sets, the DifFace grid).
-    `fast_blur=True` uses `bfrbench.data.blur.blur`: within 1e-5 of it before rounding and ~1.4x faster overall,
-    but a rare 8-bit flip before JPEG can change a whole JPEG block, so use it only for training data.
+    By default blur and downsample are `cv2.filter2D` + `cv2.resize`, bit-identical to the peers' code (test sets,
+    the DifFace grid). `fast_blur=True` runs them as `bfrbench.data.blur_resize.blur_resize` (only the rows and
+    columns the downsample reads, separable or FFT blurs): within ~1e-6 of the exact path before the 8-bit rounding
+    (proven <= 1e-4, see docs/degradation.md) and ~3x faster overall, but a rare 8-bit flip before JPEG can change
+    a whole JPEG block, so use it only for training data. Everything after the downsample is the same code.
 
     `noise` (float32, the downsampled image's shape, already scaled to [0,1] units) replaces the noise drawn from
     `params.noise_seed`: generators that must replay another code's random stream (the DifFace grid) pass it in.
@@ -200,31 +202,37 @@ def apply_degradation(hq: np.ndarray, params: DegradationParams, noise: np.ndarr
     h, w = hq.shape[:2]
     img = np.divide(hq, np.float32(255.0), dtype=np.float32)  # = astype(float32) / 255, bit for bit, 7x faster
     kernel = gaussian_kernel(params.kernel_size, params.sigma_x, params.sigma_y, params.theta).astype(np.float32)
+    small = (max(1, int(w // params.scale)), max(1, int(h // params.scale)))
     if fast_blur:
-        from bfrbench.data.blur import blur
+        from bfrbench.data.blur_resize import blur_resize
 
-        img = blur(img, kernel)
+        img = blur_resize(img, kernel, small)
     else:
         img = cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
-    small = (max(1, int(w // params.scale)), max(1, int(h // params.scale)))
-    img = cv2.resize(img, small, interpolation=cv2.INTER_LINEAR)
+        img = cv2.resize(img, small, interpolation=cv2.INTER_LINEAR)
     if noise is not None:
         if noise.shape != img.shape:
             raise ValueError(f"noise has shape {noise.shape}, the downsampled image {img.shape}")
         img = np.clip(img + noise.astype(np.float32, copy=False), 0.0, 1.0)
     elif params.noise_sigma > 0:
         noise_rng = np.random.default_rng(params.noise_seed)
-        img = img + noise_rng.standard_normal(img.shape, dtype=np.float32) * np.float32(params.noise_sigma / 255.0)
-        img = np.clip(img, 0.0, 1.0)
+        # = clip(img + n * (sigma / 255), 0, 1), bit for bit (IEEE addition commutes), without the temporaries
+        drawn = noise_rng.standard_normal(img.shape, dtype=np.float32)
+        drawn *= np.float32(params.noise_sigma / 255.0)
+        drawn += img
+        img = np.clip(drawn, 0.0, 1.0, out=drawn)
     # The peers pass a float quality; OpenCV >= 4.5.4 rejects it, so the quality is an int by construction.
-    u8 = np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+    # = clip(round(img * 255), 0, 255) as uint8 (half to even), bit for bit: img >= -1e-7 here, and |x| < 0.5 -> 0
+    u8 = cv2.convertScaleAbs(np.ascontiguousarray(img), alpha=255.0)
     ok, buf = cv2.imencode(".jpg", u8[:, :, ::-1], [int(cv2.IMWRITE_JPEG_QUALITY), int(params.jpeg_quality)])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255.0
+    # = imdecode(...)[:, :, ::-1].astype(float32) / 255, bit for bit, one pass instead of two
+    img = np.divide(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1], np.float32(255.0), dtype=np.float32)
     img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
     if params.color_shift is not None:
-        img = np.clip(img + np.asarray(params.color_shift, dtype=np.float32), 0.0, 1.0)
+        img += np.asarray(params.color_shift, dtype=np.float32)
+        np.clip(img, 0.0, 1.0, out=img)
     if params.gray:
         gray = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
         img = np.stack([gray] * 3, axis=-1)

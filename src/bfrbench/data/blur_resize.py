@@ -1,0 +1,260 @@
+"""The degradation's first two steps fused: `cv2.resize(cv2.filter2D(img, -1, k32, BORDER_REFLECT_101), dsize,
+interpolation=INTER_LINEAR)`, computed only where the resize looks.
+
+Why: a bilinear downscale by s reads two rows and two columns per output pixel, so for s >= 2 most of the blurred
+image is thrown away, yet `cv2.filter2D` computes all of it (a ~16 ms DFT at 512 px for the rotated anisotropic
+kernels that have no cheap separable form).
+
+How: both steps are linear, and each is separable per term. Split the kernel into outer products a_t b_t^T (an SVD
+within the same l1 budget as `bfrbench.data.blur`, factors cropped the same way, via its `_separable_plan`). Term t
+maps the image X (one plane, h x w) to M_y,t X M_x,t^T, where M_y,t = R_y B_y,t: the resize's bilinear rows (OpenCV's
+taps) times the reflect-101 correlation with a_t, a banded dh x h matrix with ~len(a_t)+1 entries per row. The
+result is sum_t M_y,t X M_x,t^T, computed as two banded matrix products with BLAS (float32 sgemm), each split into
+bands of output columns / rows so that the work stays close to the band's: first along x for every row and all
+terms at once (output columns band by band), then along y, contracting over (row, term) together.
+
+Cost: pass 1 ~ 3h * dw * R * (b_x s + L) multiply-adds, pass 2 ~ 3 dh * dw * R * (b_y s + L); `plan_blur_resize`
+takes the fused route only when its cost model says it beats `blur` + `cv2.resize`.
+
+Accuracy, for inputs in [0, 1]. Truncation: ||K - A||_1 <= `blur.TRUNCATION_BUDGET` (exact, as in `blur`); the
+resize's rows are convex combinations, so this carries over. Rounding: every output is two float32 dot products
+whose non-zero terms number n1 = len(b)+1 (pass 1) and n2 = R (len(a)+1) (pass 2); zero terms add exactly, whatever
+order BLAS sums in. So |error| <= (n1 + n2 + 2) u sum_t ||a_t||_1 ||b_t||_1 (u = 2^-24): `FusedPlan.rounding_bound`,
+a worst case (measured errors are ~100x smaller, see docs/degradation.md); plans above `ROUNDING_LIMIT` are not used.
+The resize weights themselves are OpenCV's (float64 positions, float32 fractions, clamped borders), but OpenCV
+rounds the blurred image to float32 before resizing and evaluates the 2-tap sum in its own order: a few ulp more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bfrbench.data.blur import TRUNCATION_BUDGET, BlurPlan, _separable_plan, blur, plan_blur
+
+ROUNDING_LIMIT = 1e-4  # max proven rounding bound of a fused plan (inputs in [0, 1])
+_UNIT_ROUNDOFF = 2.0**-24
+# Cost model in ms at one thread (measured on the 2-core dev box, 2026-11-23): sgemm multiply-adds, a fixed cost
+# per matmul call, and `blur`'s tap units (see blur.py) scaled by the image area.
+_GMAC_PER_S = 60.0
+_READ = 22.0  # a value read costs about as much as this many multiply-adds (sgemm on thin matrices)
+_MS_PER_CALL = 0.005
+_MS_PER_TERM = 0.05  # building the two banded matrices of one term
+_MS_PER_BLUR_UNIT = 0.055 / (512 * 512)  # per tap pass, per pixel of a 3-channel image
+_MS_RESIZE_PER_PIXEL = 0.25 / (512 * 512)
+_MS_PLANAR_PER_PIXEL = 0.45 / (512 * 512)  # the fused route's transposes into and out of planar layout
+
+
+def linear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """cv2.resize INTER_LINEAR's taps along one axis: (index0, index1, weight1), weight1 float32.
+
+    Source position (d + 0.5) * (n_in / n_out) - 0.5 in float64, its fraction rounded to float32 (what cv2.resize
+    returns for float32 images, see bfrbench.data.degradation_torch._linear_taps); outside the image the edge sample.
+    """
+    scale = 1.0 / (n_out / n_in)
+    pos = (np.arange(n_out, dtype=np.float64) + 0.5) * scale - 0.5
+    first = np.floor(pos).astype(np.int64)
+    frac = (pos - first).astype(np.float32)
+    low, high = first < 0, first >= n_in - 1
+    first[low], frac[low] = 0, 0
+    first[high], frac[high] = n_in - 1, 0
+    return first, np.minimum(first + 1, n_in - 1), frac
+
+
+def reflect101(index: np.ndarray, n: int) -> np.ndarray:
+    """OpenCV's BORDER_REFLECT_101 (borderInterpolate), for any index, repeated reflections included."""
+    if n == 1:
+        return np.zeros_like(index)
+    period = 2 * (n - 1)
+    index = np.abs(index) % period
+    return np.where(index >= n, period - index, index)
+
+
+def _taps_and_indices(taps: np.ndarray, anchor: int, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entries of the (R, n_out, n_in) matrices M_t = R B_t (resize rows times reflect-101 correlation with taps[t]):
+    source index (n_out, 2L) and weight (R, n_out, 2L); repeated indices add up."""
+    i0, i1, w1 = linear_taps(n_in, n_out)
+    w1 = w1.astype(np.float64)
+    offsets = np.arange(taps.shape[1]) - anchor
+    index = reflect101(np.concatenate([i0[:, None] + offsets, i1[:, None] + offsets], axis=1), n_in)
+    weight = np.concatenate([(1.0 - w1)[None, :, None] * taps[:, None, :], w1[None, :, None] * taps[:, None, :]],
+                            axis=2)
+    return index, weight
+
+
+def resize_blur_matrices(taps: np.ndarray, anchor: int, n_in: int, n_out: int) -> np.ndarray:
+    """(R, n_out, n_in) float64: row d of term t = the resize's row d times the reflect-101 correlation with taps[t].
+
+    taps: (R, L) factors, anchored at `anchor` like filter2D's kernel. (Dense: for tests and small sizes.)
+    """
+    index, weight = _taps_and_indices(taps, anchor, n_in, n_out)
+    n_terms = len(taps)
+    flat = (np.arange(n_out)[:, None] * n_in + index).ravel()
+    out = [np.bincount(flat, weight[t].ravel(), minlength=n_out * n_in) for t in range(n_terms)]
+    return np.array(out).reshape(n_terms, n_out, n_in)
+
+
+@dataclass(frozen=True)
+class _Bands:
+    """A banded matrix set M_t (t < R) cut into bands of output rows, each stored densely over its input span.
+
+    band i covers output rows [start[i], stop[i]) and input rows [low[i], high[i]); `blocks[i]` is laid out so that
+    the two passes are plain (batched) matmuls: see `_banded`.
+    """
+
+    start: np.ndarray
+    stop: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    blocks: list
+
+
+def _banded(taps: np.ndarray, anchor: int, n_in: int, n_out: int, band: int, layout: str) -> _Bands:
+    """Bands of M_t = R B_t. layout "in_t_out": block[(i - low), t, (d - start)] (pass 1, columns (t, j));
+    "out_in_t": block[(d - start), (i - low), t] (pass 2, contraction over (y, t))."""
+    index, weight = _taps_and_indices(taps, anchor, n_in, n_out)
+    n_terms = len(taps)
+    start = np.arange(0, n_out, band)
+    stop = np.minimum(start + band, n_out)
+    low = np.minimum.reduceat(index.min(axis=1), start)
+    high = np.maximum.reduceat(index.max(axis=1), start) + 1
+    span, size = high - low, stop - start
+    offset = np.concatenate([[0], np.cumsum(span * size * n_terms)])
+    which = np.arange(n_out) // band  # band of each output row
+    d = (np.arange(n_out) - start[which])[:, None, None]  # row inside its band
+    i = (index - low[which][:, None])[:, :, None]  # input inside its band's span
+    t = np.arange(n_terms)[None, None, :]
+    k, m = span[which][:, None, None], size[which][:, None, None]
+    if layout == "in_t_out":
+        local = (i * n_terms + t) * m + d
+    else:
+        local = (d * k + i) * n_terms + t
+    flat = (offset[which][:, None, None] + local).ravel()
+    values = np.bincount(flat, weight.transpose(1, 2, 0).ravel(), minlength=int(offset[-1])).astype(np.float32)
+    blocks = []
+    for b in range(len(start)):
+        chunk = values[offset[b]:offset[b + 1]]
+        blocks.append(chunk.reshape(span[b], n_terms * size[b]) if layout == "in_t_out"
+                      else chunk.reshape(size[b], span[b] * n_terms))
+    return _Bands(start, stop, low, high, blocks)
+
+
+_BAND_SIZES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+
+
+def _best_band(n_out: int, n_in: int, length: int, other: float, width: float, calls_per_band: float
+               ) -> tuple[int, float]:
+    """Output rows per matmul that the cost model likes best, and the model ms of that pass.
+
+    A band of b output rows reads an input span of min(n_in, b * scale + taps) rows of `other` values each and does
+    `width(b)` multiply-adds per value read; sgemm is memory-bound when that width is small, hence (width + _READ).
+    """
+    scale = n_in / n_out
+    best = (n_out, float("inf"))
+    for band in [b for b in _BAND_SIZES if b < n_out] + [n_out]:
+        bands = -(-n_out // band)
+        span = min(n_in, band * scale + length + 1)
+        cost = bands * (span * other * (width * band + _READ) * 1e-6 / _GMAC_PER_S + calls_per_band * _MS_PER_CALL)
+        if cost < best[1]:
+            best = (band, cost)
+    return best
+
+
+@dataclass(frozen=True)
+class FusedPlan:
+    """How `blur_resize` runs: "separate" (`blur`, then cv2.resize) or "fused" (two banded matmuls)."""
+
+    method: str
+    blur_plan: BlurPlan  # "separate": what `blur` runs; "fused": the separable factors (rows along y, cols along x)
+    rounding_bound: float  # proven bound on our float32 rounding, inputs in [0, 1] ("separate": `blur`'s)
+    cost_ms: float  # model estimate at one thread
+    band_x: int = 0  # "fused": output columns per pass-1 matmul
+    band_y: int = 0  # "fused": output rows per pass-2 matmul
+
+    @property
+    def error_bound(self) -> float:
+        return self.blur_plan.truncation_error + self.rounding_bound
+
+
+def _fused_bands(h: int, w: int, dh: int, dw: int, rows: np.ndarray, cols: np.ndarray) -> tuple[int, int, float]:
+    """(band_x, band_y, model ms) of the fused route on a 3-channel image."""
+    n_terms = len(rows)
+    # Pass 1: per x band, (3h, span) @ (span, R b): reads 3h values per input column, R b multiply-adds each.
+    band_x, cost1 = _best_band(dw, w, cols.shape[1], 3 * h, n_terms, 1.0)
+    x_bands = -(-dw // band_x)
+    # Pass 2: per (x band, y band), (b_y, span R) @ (3, span R, b_x): reads 3 b_x values per (y, t), b_y MACs each.
+    band_y, cost2 = _best_band(dh, h, rows.shape[1], 3 * min(band_x, dw) * n_terms * x_bands, 1.0, x_bands)
+    return band_x, band_y, cost1 + cost2 + _MS_PLANAR_PER_PIXEL * h * w + n_terms * _MS_PER_TERM
+
+
+def plan_blur_resize(kernel: np.ndarray, shape: tuple[int, int], dsize: tuple[int, int],
+                     budget: float = TRUNCATION_BUDGET) -> FusedPlan:
+    """The cheaper of `blur` + resize and the fused route for an image of `shape` (h, w) resized to dsize (w, h)."""
+    h, w = shape
+    dw, dh = dsize
+    separate = plan_blur(kernel, budget)
+    resize_ms = 0.0 if (dh, dw) == (h, w) else _MS_RESIZE_PER_PIXEL * h * w
+    best = FusedPlan("separate", separate, separate.rounding_bound, separate.cost * _MS_PER_BLUR_UNIT * h * w
+                     + resize_ms)
+    k = np.asarray(kernel, dtype=np.float32).astype(np.float64)
+    if k.ndim != 2 or dh * 2 > h or dw * 2 > w:  # below 2x downscale the resize reads every row: nothing to skip
+        return best
+    factors = _separable_plan(k, budget, (k.shape[1] // 2, k.shape[0] // 2), max_terms=min(k.shape))
+    if factors is None:
+        return best
+    rows, cols = np.array(factors.rows), np.array(factors.cols)
+    norms = float((np.abs(rows).sum(axis=1, dtype=np.float64) * np.abs(cols).sum(axis=1, dtype=np.float64)).sum())
+    n1, n2 = cols.shape[1] + 1, len(rows) * (rows.shape[1] + 1)
+    rounding = (n1 + n2 + 2) * _UNIT_ROUNDOFF * norms
+    band_x, band_y, cost = _fused_bands(h, w, dh, dw, rows, cols)
+    if rounding <= ROUNDING_LIMIT and cost < best.cost_ms:
+        return FusedPlan("fused", factors, rounding, cost, band_x, band_y)
+    return best
+
+
+def _fused(planes: np.ndarray, plan: FusedPlan, dh: int, dw: int) -> np.ndarray:
+    """planes: (C, h, w) float32 -> (C, dh, dw) float32, sum_t M_y,t X M_x,t^T per plane."""
+    n_planes, h, w = planes.shape
+    factors = plan.blur_plan
+    rows = np.array(factors.rows, dtype=np.float64)
+    cols = np.array(factors.cols, dtype=np.float64)
+    n_terms = len(rows)
+    x_bands = _banded(cols, factors.anchor[0], w, dw, plan.band_x, "in_t_out")
+    y_bands = _banded(rows, factors.anchor[1], h, dh, plan.band_y, "out_in_t")
+    flat = planes.reshape(n_planes * h, w)
+    out = np.empty((n_planes, dh, dw), dtype=np.float32)
+    for bx in range(len(x_bands.start)):
+        x0, x1, lo, hi = x_bands.start[bx], x_bands.stop[bx], x_bands.low[bx], x_bands.high[bx]
+        # Pass 1, along x for every row of every plane: (C h, span) @ (span, (t, j))
+        stacked = (flat[:, lo:hi] @ x_bands.blocks[bx]).reshape(n_planes, h * n_terms, x1 - x0)  # rows (y, t)
+        for by in range(len(y_bands.start)):
+            # Pass 2, along y, contracting (y, t) at once; one batched call for all planes
+            ylo, yhi = y_bands.low[by] * n_terms, y_bands.high[by] * n_terms
+            out[:, y_bands.start[by]:y_bands.stop[by], x0:x1] = y_bands.blocks[by] @ stacked[:, ylo:yhi]
+    return out
+
+
+def blur_resize(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int],
+                budget: float = TRUNCATION_BUDGET) -> np.ndarray:
+    """`cv2.resize(cv2.filter2D(img, -1, k32, borderType=BORDER_REFLECT_101), dsize, interpolation=INTER_LINEAR)`
+    within `FusedPlan.error_bound`, faster.
+
+    img: float32 HxWxC in [0, 1]; kernel: 2-D, centre-anchored; dsize: (width, height) as cv2.resize takes it.
+    """
+    import cv2  # here: `bfrbench --help` must not pay for OpenCV
+
+    if img.dtype != np.float32 or img.ndim != 3:
+        raise ValueError(f"blur_resize expects a float32 HxWxC image, got {img.dtype} {img.shape}")
+    h, w = img.shape[:2]
+    dw, dh = int(dsize[0]), int(dsize[1])
+    if dw < 1 or dh < 1:
+        raise ValueError(f"blur_resize: target size must be at least 1x1, got {dsize}")
+    plan = plan_blur_resize(kernel, (h, w), (dw, dh), budget)
+    if plan.method == "separate":
+        out = blur(img, kernel, budget)
+        if (dh, dw) != (h, w):
+            out = cv2.resize(out, (dw, dh), interpolation=cv2.INTER_LINEAR)
+        return out.reshape(dh, dw, img.shape[2])
+    planes = np.ascontiguousarray(img.transpose(2, 0, 1))
+    return np.ascontiguousarray(_fused(planes, plan, dh, dw).transpose(1, 2, 0))
