@@ -7,34 +7,10 @@ import pytest
 from bfrbench.errors import BFRBenchError
 from bfrbench.metrics.frechet import frechet_distance_of_features
 from bfrbench.metrics.registry import create_metric, get_spec
+from real_face_sets import down_up, real_aligned_faces
 
 pytest.importorskip("dlib")
 pytest.importorskip("face_recognition_models")
-
-
-def real_aligned_faces(size: int = 128) -> np.ndarray:
-    """4 aligned faces: two real photos and their mirror images (a mirrored face is a new sample to dlib)."""
-    from matplotlib import cbook
-    from skimage import data
-
-    from bfrbench.data.align import align_face, detect_faces
-
-    hopper = cv2.cvtColor(cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))), cv2.COLOR_BGR2RGB)
-    faces = []
-    for photo in (data.astronaut(), hopper):
-        box = max(detect_faces(photo, 64), key=lambda b: b.score)
-        aligned = align_face(photo, box, size).image
-        faces += [aligned, np.ascontiguousarray(aligned[:, ::-1])]
-    return np.stack(faces)
-
-
-def down_up(batch: np.ndarray, factor: int) -> np.ndarray:
-    h, w = batch.shape[1:3]
-    return np.stack([
-        cv2.resize(cv2.resize(x, (w // factor, h // factor), interpolation=cv2.INTER_CUBIC), (w, h),
-                   interpolation=cv2.INTER_CUBIC)
-        for x in batch
-    ])
 
 
 @pytest.fixture(scope="module")
