@@ -149,6 +149,7 @@ def test_identity_zero_and_batch_independent(accept_random, pair):
     assert metric.score_batch(gt, gt).tolist() == [0.0] * len(gt)
     batch = metric.score_batch(pred, gt)
     assert batch.tolist() == [metric.score_batch(pred[i : i + 1], gt[i : i + 1])[0] for i in range(len(pred))]
+    assert metric.score_batch(pred[::-1], gt[::-1]).tolist() == batch[::-1].tolist()  # negative-stride views
 
 
 def test_refuses_unverified_trunk_even_where_torch_hub_would_take_it(random_trunk, monkeypatch, tmp_path, pair):

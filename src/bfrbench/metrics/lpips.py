@@ -87,7 +87,7 @@ def to_minus1_1(batch: np.ndarray):
     """uint8 RGB N x H x W x 3 -> float32 tensor N x 3 x H x W in [-1, 1]."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))).float() / 127.5 - 1.0
+    return torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()).float() / 127.5 - 1.0  # copy: no negative strides
 
 
 class Lpips(Metric):

@@ -126,6 +126,6 @@ class PyiqaNoReference(Metric):
         import torch
 
         model = self._load()
-        x = torch.from_numpy(np.ascontiguousarray(pred.transpose(0, 3, 1, 2))).float() / 255.0
+        x = torch.from_numpy(pred.transpose(0, 3, 1, 2).copy()).float() / 255.0  # copy: views may have negative strides
         with torch.inference_mode():
             return np.array([float(model(x[i : i + 1]).reshape(-1)[0]) for i in range(len(x))])
