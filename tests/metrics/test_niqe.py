@@ -131,9 +131,13 @@ def test_prior_is_the_matlab_release_shape():
     assert prior["gaussian_window"].shape == (7, 7) and abs(prior["gaussian_window"].sum() - 1) < 1e-6
 
 
-def test_too_small_image_is_a_clear_error():
+def test_too_small_image_is_undefined_not_a_number(astronaut):
     with pytest.raises(Exception, match="at least 96x96"):
         niqe_luma(np.zeros((64, 200)), load_prior())
+    metric = create_metric("niqe")
+    values = np.concatenate([metric.score_batch(astronaut[None, :95, :200], None), metric.score_batch(astronaut[None, :96, :200], None)])
+    assert np.isnan(values[0]) and np.isfinite(values[1])
+    assert metric.summarize(values) == {"value": values[1], "n": 1, "n_nan": 1}
 
 
 def test_missing_prior_is_unavailable(tmp_path, monkeypatch):

@@ -93,6 +93,10 @@ def to_minus1_1(batch: np.ndarray):
 class Lpips(Metric):
     """`trunk`: "alex" or "vgg" (set by the registry entry)."""
 
+    # Below MIN_SIZE px the trunk's last stages have no pixels left: LPIPS is undefined there, so such images score
+    # NaN (left out of the mean and counted as n_nan) instead of aborting the run.
+    nan_means_undefined = True
+
     def __init__(self, spec: MetricSpec, trunk: str | None = None):
         super().__init__(spec)
         self.trunk = trunk or spec.name.removeprefix("lpips_")
@@ -121,10 +125,10 @@ class Lpips(Metric):
 
     def score_batch(self, pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
         self.check_batch(pred, gt)
-        if min(pred.shape[1:3]) < MIN_SIZE:
-            raise ValueError(f"LPIPS needs images of at least {MIN_SIZE} px, got {pred.shape[2]}x{pred.shape[1]}")
         import torch
 
         net = self._load()
+        if min(pred.shape[1:3]) < MIN_SIZE:
+            return np.full(len(pred), np.nan)
         with torch.inference_mode():
             return np.array([float(net(to_minus1_1(p[None]), to_minus1_1(g[None]))[0]) for p, g in zip(pred, gt)])

@@ -142,6 +142,10 @@ def niqe_luma(y: np.ndarray, prior: dict[str, np.ndarray]) -> float:
 
 
 class Niqe(Metric):
+    # NIQE is defined on whole 96x96 blocks: a smaller image has none, so its value is NaN (left out of the mean and
+    # counted as n_nan), never a made-up number and never an abort of the whole scoring run.
+    nan_means_undefined = True
+
     def check_available(self) -> str | None:
         return missing_reason((PRIOR_ENTRY,), what="NIQE prior: BasicSR 1.4.2 sdist")
 
@@ -152,4 +156,8 @@ class Niqe(Metric):
             raise AssetError(f"metric '{self.name}' {reason}")
         prior = load_prior()
         with np.errstate(divide="ignore", invalid="ignore"):  # blocks without negative/positive values give NaN
-            return np.array([niqe_luma(basicsr_luma(img), prior) for img in pred])
+            return np.array([niqe_luma(basicsr_luma(img), prior) if _has_block(img) else np.nan for img in pred])
+
+
+def _has_block(img: np.ndarray) -> bool:
+    return img.shape[0] >= BLOCK and img.shape[1] >= BLOCK
