@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 
 from bfrbench.errors import AssetError
-from bfrbench.metrics.frechet import feature_stats, frechet_distance, frechet_distance_of_features
+from bfrbench.metrics.frechet import (
+    feature_stats,
+    frechet_distance,
+    frechet_distance_of_features,
+)
 from bfrbench.metrics.registry import create_metric, get_spec
 
 torch = pytest.importorskip("torch")
@@ -282,3 +286,17 @@ def test_fid_gt_equals_pytorch_fid_end_to_end(empty_weights, random_state, monke
     theirs = fid_score.calculate_fid_given_paths([str(tmp_path / "pred"), str(tmp_path / "gt")], 6, "cpu", 2048, 0)
     assert ours["level"] == "set" and ours["n"] == 6
     assert rel_diff(ours["value"], theirs) <= REL_TOL
+
+
+def test_manual_download_is_explained(empty_weights, random_state, monkeypatch):
+    from bfrbench import weights
+    from bfrbench.assets import sha256_file
+
+    path = empty_weights / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save(random_state, path)
+    asset = weights.WEIGHTS["inception_fid"]
+    monkeypatch.setitem(weights.WEIGHTS, "inception_fid", dataclasses.replace(asset, sha256=sha256_file(path)))
+    reason = create_metric("fid_ffhq512").check_available()
+    assert reason.startswith("unavailable: ") and "drive.google.com" in reason and "by hand" in reason
+    assert reason.endswith("; run bfrbench weights fetch fid_stats_ffhq512_basicsr")
+    assert create_metric("fid_clean").check_available().endswith("; run bfrbench weights fetch fid_stats_ffhq512_clean")

@@ -20,13 +20,22 @@ from bfrbench.errors import AssetError
 from bfrbench.metrics.base import unavailable
 from bfrbench.metrics.feature_set import FeatureSetMetric
 from bfrbench.metrics.frechet import feature_stats, frechet_distance
-from bfrbench.metrics.inception import FEATURE_DIM, inception_features, load_fid_inception
+from bfrbench.metrics.inception import (
+    FEATURE_DIM,
+    inception_features,
+    load_fid_inception,
+)
 from bfrbench.metrics.registry import MetricSpec
 
 INCEPTION_WEIGHTS = "inception_fid"
 BASICSR_FFHQ512_STATS = "fid_stats_ffhq512_basicsr"
 CLEAN_FFHQ512_STATS = "fid_stats_ffhq512_clean"
 INSTALL_COMMAND = "pip install pytorch-fid==0.3.0"
+# Entries whose official copy sits in a web folder (no direct file URL): where to get them by hand.
+MANUAL_DOWNLOAD = {
+    BASICSR_FFHQ512_STATS: "BasicSR's Google Drive folder (docs/Metrics.md) "
+    "https://drive.google.com/drive/folders/13cWIQyHX3iNmZRJ5v8v3kdyrT9RBTAi9",
+}
 
 
 def _numpy_safe_globals() -> list:
@@ -119,7 +128,13 @@ class _Fid(FeatureSetMetric):
         for name in (INCEPTION_WEIGHTS, self.stats_entry):
             if name is None:
                 continue
-            reason = weights_reason(name) or _hash_prefix_reason(name)
+            reason = weights_reason(name)
+            if reason and name in MANUAL_DOWNLOAD:
+                # No direct link exists: say where the file is published, keeping the one reason format.
+                why, _, command = reason[len("unavailable: "):].rpartition("; run ")
+                reason = unavailable(f"{why} (published only in {MANUAL_DOWNLOAD[name]}: download it by hand into "
+                                     "$BFRBENCH_WEIGHTS_DIR)", command)
+            reason = reason or _hash_prefix_reason(name)
             if reason:
                 return reason
         return None
@@ -147,7 +162,7 @@ class _Fid(FeatureSetMetric):
 
     def compute_from_features(self, features: dict[str, np.ndarray]) -> dict:
         mean, cov = self.reference_stats(features)
-        return {"value": frechet_distance(*feature_stats(features["pred"]), mean, cov), "n": int(len(features["pred"]))}
+        return {"value": frechet_distance(*feature_stats(features["pred"]), mean, cov), "n": len(features["pred"])}
 
 
 class FidFfhq512(_Fid):
@@ -166,6 +181,9 @@ class FidGt(_Fid):
 
     def reference_stats(self, features):
         return feature_stats(features["gt"])
+
+    def compute_from_features(self, features: dict[str, np.ndarray]) -> dict:
+        return {**super().compute_from_features(features), "n_reference": len(features["gt"])}
 
 
 class FidClean(_Fid):

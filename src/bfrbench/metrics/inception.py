@@ -27,7 +27,12 @@ CONVENTIONS = ("basicsr", "pytorch_fid", "clean")
 def build_fid_inception():
     """The FID Inception-v3 graph with random (untrained) parameters; load weights with `load_fid_inception`."""
     import torchvision
-    from pytorch_fid.inception import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
+    from pytorch_fid.inception import (
+        FIDInceptionA,
+        FIDInceptionC,
+        FIDInceptionE_1,
+        FIDInceptionE_2,
+    )
 
     net = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008, init_weights=False)
     net.Mixed_5b = FIDInceptionA(192, pool_features=32)

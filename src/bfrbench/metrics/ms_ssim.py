@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bfrbench.metrics.psnr_ssim import SSIM_C1, SSIM_C2, _PixelMetric, _gaussian_valid
+from bfrbench.metrics.psnr_ssim import SSIM_C1, SSIM_C2, _gaussian_valid, _PixelMetric
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 YIQ_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
