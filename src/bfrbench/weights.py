@@ -92,7 +92,7 @@ WEIGHTS: dict[str, Asset] = {
         Asset("topiq_nr_cgfiqa_res50", "topiq_nr_cgfiqa_res50-0a8b8e4f.pth", None,
               ("https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/topiq_nr_cgfiqa_res50-0a8b8e4f.pth",
                "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/topiq_nr_cgfiqa_res50-0a8b8e4f.pth"),
-              None, "CC BY-NC-SA 4.0 (pyiqa weights; non-commercial)", "TOPIQ-NR face model (CGFIQA, ResNet-50)",
+              None, "PolyForm-Noncommercial-1.0.0 / NTU S-Lab (pyiqa; non-commercial)", "TOPIQ-NR face model (CGFIQA, ResNet-50)",
               ("metric", "topiq_nr-face")),
         # FID (metrics fid_ffhq512, fid_gt, fid_clean). Inception: pytorch-fid's port of TF inception-2015-12-05; its
         # full sha256 is stated in several public evaluation records (the name embeds its first 8 hex).
