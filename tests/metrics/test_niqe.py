@@ -135,9 +135,10 @@ def test_too_small_image_is_undefined_not_a_number(astronaut):
     with pytest.raises(Exception, match="at least 96x96"):
         niqe_luma(np.zeros((64, 200)), load_prior())
     metric = create_metric("niqe")
-    values = np.concatenate([metric.score_batch(astronaut[None, :95, :200], None), metric.score_batch(astronaut[None, :96, :200], None)])
-    assert np.isnan(values[0]) and np.isfinite(values[1])
-    assert metric.summarize(values) == {"value": values[1], "n": 1, "n_nan": 1}
+    crops = [astronaut[None, :95, :200], astronaut[None, :128, :128], astronaut[None, :96, :192]]  # 0, 1, 2 blocks
+    values = np.concatenate([metric.score_batch(c, None) for c in crops])
+    assert np.isnan(values[:2]).all() and np.isfinite(values[2])
+    assert metric.summarize(values) == {"value": values[2], "n": 1, "n_nan": 2}
 
 
 def test_missing_prior_is_unavailable(tmp_path, monkeypatch):

@@ -3,7 +3,9 @@
 Convention (BasicSR calculate_niqe(img, crop_border=0, input_order='HWC', convert_to='y')):
 - luma: BasicSR's BT.601 Y of the 8-bit image, computed along BasicSR's float32 path and ROUNDED to integers (BasicSR
   rounds "for consistency with MATLAB"); the Y path is mirrored exactly so the rounding lands on the same integers;
-- the image is cropped to whole 96x96 blocks (no overlap, the official recommendation), so it must be >= 96x96;
+- the image is cropped to whole 96x96 blocks (no overlap, the official recommendation); the block features' covariance
+  needs at least two blocks, so smaller images (e.g. 128x128) have no NIQE: NaN, counted as n_nan (BasicSR crashes
+  in pinv there);
 - per scale: local mean/deviation with the prior's 7x7 Gaussian window (edges replicated), normalised coefficients
   (x - mu) / (sigma + 1); per block 18 features: AGGD fit of the coefficients (shape, mean scale) and of the
   products with the 4 neighbours (right, down, two diagonals; circular shift within the block), shape searched on
@@ -135,15 +137,18 @@ def niqe_luma(y: np.ndarray, prior: dict[str, np.ndarray]) -> float:
             small = matlab_resize_matrix(img.shape[0], 0.5) @ (img / 255.0) @ matlab_resize_matrix(img.shape[1], 0.5).T
             img = small.astype(np.float32) * 255.0
     dist = np.concatenate([np.array(f) for f in feats], axis=1)
+    complete = dist[~np.isnan(dist).any(axis=1)]
+    if len(complete) < 2:  # no covariance from fewer than two blocks: undefined
+        return math.nan
     mu_d = np.nanmean(dist, axis=0)
-    cov_d = np.cov(dist[~np.isnan(dist).any(axis=1)], rowvar=False)
+    cov_d = np.cov(complete, rowvar=False)
     diff = prior["mu_pris_param"].ravel() - mu_d
     return float(np.sqrt(diff @ np.linalg.pinv((prior["cov_pris_param"] + cov_d) / 2) @ diff))
 
 
 class Niqe(Metric):
-    # NIQE is defined on whole 96x96 blocks: a smaller image has none, so its value is NaN (left out of the mean and
-    # counted as n_nan), never a made-up number and never an abort of the whole scoring run.
+    # NIQE needs at least two whole 96x96 blocks: a smaller image scores NaN (left out of the mean and counted as
+    # n_nan), never a made-up number and never an abort of the whole scoring run.
     nan_means_undefined = True
 
     def check_available(self) -> str | None:
@@ -160,4 +165,4 @@ class Niqe(Metric):
 
 
 def _has_block(img: np.ndarray) -> bool:
-    return img.shape[0] >= BLOCK and img.shape[1] >= BLOCK
+    return (img.shape[0] // BLOCK) * (img.shape[1] // BLOCK) >= 2

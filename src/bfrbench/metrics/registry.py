@@ -102,8 +102,8 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec(
             "niqe", False, False, (0.0, _INF), "",
             "NIQE, MATLAB-equivalent as BasicSR 1.4.2 calculate_niqe(crop_border=0, convert_to='y'): BT.601 Y "
-            "(float32, rounded to integers), 96x96 blocks without overlap (image cropped to whole blocks, so at least "
-            "96x96 px), 2 scales (MATLAB bicubic imresize x0.5 with antialiasing), pristine prior niqe_pris_params.npz "
+            "(float32, rounded to integers), 96x96 blocks without overlap (image cropped to whole blocks; fewer than 2 "
+            "blocks, e.g. 128x128: undefined, NaN counted as n_nan), 2 scales (MATLAB bicubic imresize x0.5 with antialiasing), pristine prior niqe_pris_params.npz "
             "from the BasicSR 1.4.2 sdist (the MATLAB release's)",
             "bfrbench.metrics.niqe:Niqe",
             weights=("basicsr-1.4.2-sdist",),
