@@ -112,14 +112,15 @@ class Lpips(Metric):
 
     def _load(self):
         if self._net is None:
-            reason = self.check_available()
-            if reason:  # refuse: a number from anything but the verified official weights is not LPIPS
-                raise AssetError(f"metric '{self.name}' {reason}")
             import torch
 
             trunk_entry, head_entry = self._entries()
-            trunk_state = torch.load(resolve(trunk_entry), map_location="cpu", weights_only=True)
-            head_state = torch.load(resolve(head_entry, packaged_heads(self.trunk)), map_location="cpu", weights_only=True)
+            try:
+                trunk_path, head_path = resolve(trunk_entry), resolve(head_entry, packaged_heads(self.trunk))
+            except AssetError:  # refuse: a number from anything but the verified official weights is not LPIPS
+                raise AssetError(f"metric '{self.name}' {self.check_available()}") from None
+            trunk_state = torch.load(trunk_path, map_location="cpu", weights_only=True)
+            head_state = torch.load(head_path, map_location="cpu", weights_only=True)
             self._net = build_lpips(self.trunk, trunk_state, head_state)
         return self._net
 

@@ -118,6 +118,7 @@ class PyiqaNoReference(Metric):
             reason = self.check_available()
             if reason:  # refuse: never score with anything but the verified official weights
                 raise AssetError(f"metric '{self.name}' {reason}")
+            # resolve() verifies again (sha256 or name prefix): a file swapped since check_available is still refused
             self._model = BUILDERS[self.name]({entry: resolve(entry) for entry in self.spec.weights})
         return self._model
 
