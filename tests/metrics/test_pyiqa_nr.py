@@ -163,3 +163,15 @@ def test_maniqa_code_path_with_random_weights(empty_dirs, no_network, monkeypatc
     model.net.test_sample = 1  # the protocol's 20 ViT-B/8 crops take minutes on CPU; one crop exercises the path
     values = metric.score_batch(images(1, 64), None)
     assert values.shape == (1,) and np.isfinite(values[0])
+
+
+@pytest.mark.parametrize("name", ["lpips_alex", "lpips_vgg", "niqe", *sorted(FILES)])
+def test_every_needed_file_is_a_registry_entry_tagged_with_the_metric(name):
+    from bfrbench.weights import get_asset
+
+    spec = get_spec(name)
+    assert spec.weights
+    for entry in spec.weights:
+        asset = get_asset(entry)
+        assert "metric" in asset.tags and name in asset.tags, (entry, asset.tags)
+        assert asset.urls and all(u.startswith("https://") for u in asset.urls)
