@@ -27,6 +27,7 @@ rounds the blurred image to float32 before resizing and evaluates the 2-tap sum 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -235,26 +236,43 @@ def _fused(planes: np.ndarray, plan: FusedPlan, dh: int, dw: int) -> np.ndarray:
     return out
 
 
+_PLANES = threading.local()  # per thread: the reused planar buffer (a fresh 3 MB array costs page faults per call)
+
+
+def _planar(img: np.ndarray) -> np.ndarray:
+    """(C, h, w) float32 of an HxWxC image, uint8 ones divided by 255 on the way (= astype(float32) / 255)."""
+    shape = (img.shape[2],) + img.shape[:2]
+    buf = getattr(_PLANES, "buf", None)
+    if buf is None or buf.shape != shape:
+        buf = _PLANES.buf = np.empty(shape, dtype=np.float32)
+    if img.dtype == np.uint8:
+        return np.divide(img.transpose(2, 0, 1), np.float32(255.0), out=buf)
+    buf[...] = img.transpose(2, 0, 1)
+    return buf
+
+
 def blur_resize(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int],
                 budget: float = TRUNCATION_BUDGET) -> np.ndarray:
-    """`cv2.resize(cv2.filter2D(img, -1, k32, borderType=BORDER_REFLECT_101), dsize, interpolation=INTER_LINEAR)`
+    """`cv2.resize(cv2.filter2D(x, -1, k32, borderType=BORDER_REFLECT_101), dsize, interpolation=INTER_LINEAR)`
     within `FusedPlan.error_bound`, faster.
 
-    img: float32 HxWxC in [0, 1]; kernel: 2-D, centre-anchored; dsize: (width, height) as cv2.resize takes it.
+    img: HxWxC, float32 in [0, 1] (x = img), or uint8 (x = img / 255 in float32, converted only as far as the
+    route needs it). kernel: 2-D, centre-anchored. dsize: (width, height) as cv2.resize takes it. Returns float32.
     """
     import cv2  # here: `bfrbench --help` must not pay for OpenCV
 
-    if img.dtype != np.float32 or img.ndim != 3:
-        raise ValueError(f"blur_resize expects a float32 HxWxC image, got {img.dtype} {img.shape}")
+    if img.dtype not in (np.float32, np.uint8) or img.ndim != 3:
+        raise ValueError(f"blur_resize expects a float32 or uint8 HxWxC image, got {img.dtype} {img.shape}")
     h, w = img.shape[:2]
     dw, dh = int(dsize[0]), int(dsize[1])
     if dw < 1 or dh < 1:
         raise ValueError(f"blur_resize: target size must be at least 1x1, got {dsize}")
     plan = plan_blur_resize(kernel, (h, w), (dw, dh), budget)
     if plan.method == "separate":
+        if img.dtype == np.uint8:
+            img = np.divide(img, np.float32(255.0), dtype=np.float32)  # = astype(float32) / 255, bit for bit
         out = blur(img, kernel, budget)
         if (dh, dw) != (h, w):
             out = cv2.resize(out, (dw, dh), interpolation=cv2.INTER_LINEAR)
         return out.reshape(dh, dw, img.shape[2])
-    planes = np.ascontiguousarray(img.transpose(2, 0, 1))
-    return np.ascontiguousarray(_fused(planes, plan, dh, dw).transpose(1, 2, 0))
+    return np.ascontiguousarray(_fused(_planar(img), plan, dh, dw).transpose(1, 2, 0))
