@@ -40,6 +40,26 @@ METHODS: dict[str, MethodSpec] = {
             "degradation modes in one set of weights",
         ),
         MethodSpec(
+            "codeformer",
+            "bfrbench.methods.codeformer.method:CodeFormerMethod",
+            ("vqgan", "transformer", "cft"),
+            "CodeFormer (NeurIPS 2022): VQGAN codebook prior + code-prediction transformer + controllable feature "
+            "transformation, fidelity weight w=0.5",
+        ),
+        MethodSpec(
+            "codeformer_w1",
+            "bfrbench.methods.codeformer.method:CodeFormerW1",
+            ("vqgan", "transformer", "cft"),
+            "CodeFormer with fidelity weight w=1 (same training as codeformer)",
+        ),
+        MethodSpec(
+            "difface",
+            "bfrbench.methods.difface.method:DifFaceMethod",
+            ("estimator", "prior"),
+            "DifFace (TPAMI 2024): SwinIR diffused estimator, its output diffused to t0 and denoised by an "
+            "iDDPM face prior (DDIM steps)",
+        ),
+        MethodSpec(
             "clrface",
             "bfrbench.methods.clrface.method:CLRFace",
             ("vqgan", "latent_prior", "identity"),

@@ -1,0 +1,60 @@
+"""Default configs of CodeFormer's stages: the published hyper-parameters (official option files, 512 px).
+
+Stage configs in experiments/codeformer/ override these; unknown keys are errors. The smoke configs shrink the
+network (`arch`) and the step counts; the paper configs keep everything here.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# The released network (CodeFormer(dim_embd=512, n_head=8, n_layers=9, codebook_size=1024, connect_list=[32..256])
+# on VQAutoEncoder(512, nf=64, ch_mult=[1, 2, 2, 4, 4, 8], codebook 1024 x 256)).
+OFFICIAL_ARCH: dict[str, Any] = {
+    "img_size": 512, "nf": 64, "ch_mult": [1, 2, 2, 4, 4, 8], "res_blocks": 2, "attn_resolutions": [16],
+    "codebook_size": 1024, "emb_dim": 256, "norm_groups": 32,
+    "dim_embd": 512, "n_head": 8, "n_layers": 9, "connect_list": ["32", "64", "128", "256"],
+}
+VQGAN_KEYS = ("img_size", "nf", "ch_mult", "res_blocks", "attn_resolutions", "codebook_size", "emb_dim", "norm_groups")
+
+_DATA = {"batch_size": 4, "num_workers": 2, "val_count": 16, "flip": True, "worker_start": "spawn", "fast_blur": True}
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    # VQGAN_512_ds32_nearest_stage1.yml: Adam 7e-5 (0.9, 0.99), EMA 0.995, L1 1 + LPIPS 1 + hinge GAN (adaptive,
+    # x0.8) from iteration 30001, 1.6M iterations, batch 4 x 8 GPUs.
+    "vqgan": {
+        "weights": "auto",
+        "arch": copy.deepcopy(OFFICIAL_ARCH),
+        "disc": {"nc": 3, "ndf": 64, "n_layers": 4},
+        "optim": {"lr": 7e-5, "betas": [0.9, 0.99]},
+        "losses": {"l1": 1.0, "lpips": 1.0, "codebook": 1.0, "gan": 1.0, "disc_weight": 0.8},
+        "ema_decay": 0.995,
+        "disc_start": 30001,
+        "data": {**_DATA, "degradation": {"preset": "codeformer_stage2"}},  # HQ only; LQ unused in stage I
+        "trainer": {},
+    },
+    # CodeFormer_stage2.yml: w=0, CE x0.5 + latent L2 x1, Adam 1e-4 (0.9, 0.99), EMA 0.995, 500k iterations.
+    "transformer": {
+        "weights": "auto",
+        "optim": {"lr": 1e-4, "betas": [0.9, 0.99]},
+        "losses": {"ce": 0.5, "feat": 1.0},
+        "ema_decay": 0.995,
+        "data": {**_DATA, "degradation": {"preset": "codeformer_stage2"}},
+        "trainer": {},
+    },
+    # CodeFormer_stage3.yml: w=1, + L1 1, LPIPS 1, hinge GAN (adaptive x0.1) from 5001, Adam 5e-5, EMA 0.997, 150k.
+    "cft": {
+        "weights": "auto",
+        "w": 1.0,
+        "optim": {"lr": 5e-5, "betas": [0.9, 0.99]},
+        "losses": {"ce": 0.5, "feat": 1.0, "l1": 1.0, "lpips": 1.0, "gan": 1.0},
+        "scale_adaptive_gan_weight": 0.1,
+        "ema_decay": 0.997,
+        "disc_start": 5001,
+        "data": {**_DATA, "degradation": {"preset": "codeformer_stage3"}},
+        "trainer": {},
+    },
+}
+
+WEIGHTS_MODES = ("auto", "official", "suite")

@@ -1,0 +1,103 @@
+"""Plumbing shared by the baselines that can run from official weights or from suite-trained stages.
+
+`weights: auto` (default) uses the official weights when their verified file is present and trains otherwise;
+`official` requires them; `suite` always trains. The choice is made by the train stage and written to its model
+card (`source`), and the restorer follows the card, so the report says which of the two produced each row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from bfrbench.errors import BFRBenchError, ConfigError
+
+OFFICIAL = "official weights"
+SUITE = "trained by the suite"
+
+
+def use_official(mode: str, assets: tuple[str, ...], where: str) -> tuple[bool, str | None]:
+    """(use the official weights?, why not) for weights mode `mode` and the registry entries it needs."""
+    from bfrbench.weights import weights_reason
+
+    if mode not in ("auto", "official", "suite"):
+        raise ConfigError(f"{where}.weights: {mode!r}", fix="use auto, official or suite")
+    if mode == "suite":
+        return False, "weights: suite"
+    reasons = [r for r in (weights_reason(a) for a in assets) if r]
+    if not reasons:
+        return True, None
+    if mode == "official":
+        raise BFRBenchError(f"{where}: official weights requested but {reasons[0]}", fix="fetch them or use weights: auto")
+    return False, reasons[0]
+
+
+def official_card(method: str, stage: str, assets: tuple[str, ...], cfg: Mapping[str, Any]) -> dict[str, Any]:
+    from bfrbench.weights import get_asset, weights_path
+
+    files = {a: {"file": str(weights_path(a)), "url": get_asset(a).urls[0], "sha256": get_asset(a).sha256}
+             for a in assets}
+    names = ", ".join(get_asset(a).filename for a in assets)
+    return {"method": method, "stage": stage, "source": f"{OFFICIAL} ({names}), not trained", "official": files,
+            "config": dict(cfg)}
+
+
+def card_is_official(card: Mapping[str, Any]) -> bool:
+    return str(card.get("source", "")).startswith(OFFICIAL)
+
+
+def config_hash(cfg: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    blob = json.dumps({"cfg": cfg, **extra}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def work_dir(ctx, method: str, cfg: Mapping[str, Any]) -> Path:
+    """Resume folder keyed by the config, outside the DVC output (as unet_l1)."""
+    return ctx.extras.get("work_root", Path("checkpoints")) / method / ctx.stage / config_hash(
+        cfg, {"seed": ctx.seed, "size": ctx.size, "faces": str(ctx.faces_dir)})
+
+
+def datamodule(ctx, data: Mapping[str, Any], size: int | None = None):
+    from bfrbench.data.datamodule import BFRDataModule
+
+    return BFRDataModule(ctx.faces_dir, size or ctx.size, data["degradation"], ctx.seed, data["batch_size"],
+                         data["num_workers"], data["val_count"], data["flip"], data["worker_start"],
+                         fast_blur=data["fast_blur"])
+
+
+def load_stage_blob(models_dir: Path, stage: str, method: str) -> dict[str, Any]:
+    import torch
+
+    path = Path(models_dir) / stage / "model.pt"
+    if not path.is_file():
+        raise BFRBenchError(f"{path}: {method} stage {stage!r} has not been trained",
+                            fix=f"run `dvc repro train@{method}-{stage}` (or `bfrbench train {method} {stage} ...`)")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def unwrap_state(blob: Any, key: str | None) -> dict:
+    """An official checkpoint's state dict: under `key` (e.g. params_ema) or 'state_dict', 'module.' stripped."""
+    if key and isinstance(blob, dict) and key in blob:
+        blob = blob[key]
+    elif isinstance(blob, dict) and "state_dict" in blob:
+        blob = blob["state_dict"]
+    return {(k[7:] if k.startswith("module.") else k): v for k, v in blob.items()}
+
+
+def resize_batch(x, size: int):
+    """Bicubic (antialiased) resize of an N x C x H x W batch to size x size; identity when already there."""
+    from torch.nn import functional as F
+
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
+
+
+def image_seed(seed: int, img: np.ndarray) -> int:
+    """A per-image seed from the run seed and the image bytes: noise independent of batch order and size."""
+    digest = hashlib.sha256(np.ascontiguousarray(img).tobytes()).digest()
+    return (int.from_bytes(digest[:8], "little") ^ int(seed)) & ((1 << 63) - 1)
