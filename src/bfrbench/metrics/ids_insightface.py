@@ -112,6 +112,9 @@ class IdsInsightface(Metric):
     def embed(self, crops_rgb: list[np.ndarray]) -> np.ndarray:
         self._load()
         bgr = [np.ascontiguousarray(c[..., ::-1]) for c in crops_rgb]
+        batch = getattr(self._recognizer, "input_shape", [None])[0]
+        if isinstance(batch, int) and batch > 0:  # an ONNX graph with a fixed batch size: one crop per call
+            return np.concatenate([np.asarray(self._recognizer.get_feat([c]), np.float64) for c in bgr])
         return np.asarray(self._recognizer.get_feat(bgr), np.float64)
 
     def score_batch(self, pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:

@@ -37,11 +37,16 @@ def extract_member(tarball: Path, member: str, sha256: str, dest: Path) -> Path:
 
     if dest.is_file() and sha256_file(dest) == sha256:
         return dest
-    with tarfile.open(tarball, "r:gz") as tar, atomic_path(dest) as tmp:
-        source = tar.extractfile(member)
+    with tarfile.open(tarball, "r:gz") as tar:
+        try:
+            source = tar.extractfile(member)
+        except KeyError:
+            source = None
         if source is None:
             raise AssetError(f"{tarball} has no file {member}", fix=f"delete it and run `bfrbench weights fetch {WEIGHTS_ENTRY}`")
-        tmp.write_bytes(source.read())
+        data = source.read()
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
         got = sha256_file(tmp)
         if got != sha256:
             raise AssetError(f"{tarball}:{member} has sha256 {got[:16]}..., expected {sha256[:16]}...",
