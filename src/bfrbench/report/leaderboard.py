@@ -170,6 +170,10 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
             notes.append(f"- not applicable (no ground truth): {', '.join(table['not_applicable'])}")
         if notes:
             md += ["", "Not computed:", *notes]
+        from bfrbench.report.published import quoted_tables
+
+        quoted_md, quoted_html = quoted_tables(testset, meta, params["methods"])
+        md += quoted_md
         grid_name = f"grid_{testset}.png"
         lq_dir = paths.testset_dir(testset) / "lq"
         columns = [("LQ", lq_dir)] + [(m, paths.result_dir(m, testset)) for m in params["methods"]]
@@ -186,6 +190,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
             "<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
             + "".join(html_rows) + "</tbody></table>"
             + ("<ul>" + "".join(f"<li>{html.escape(n_[2:])}</li>" for n_ in notes) + "</ul>" if notes else "")
+            + quoted_html
             + (f'<p><img src="{grid_name}" alt="grid {html.escape(testset)}"></p>' if stems else "")
         )
     md += ["## Protocols", ""]
