@@ -112,6 +112,47 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def _flipnet_data_config(args, params):
+    from bfrbench.stages.degrade import load_data_config
+
+    path = args.config or (params.get("flipnet") or {}).get("config")
+    if not path:
+        raise ConfigError(f"{args.params}: no flipnet.config", fix="pass --config experiments/flipnet/data_smoke.yaml")
+    return load_data_config(path)
+
+
+def cmd_degrade(args) -> int:
+    from bfrbench.stages.degrade import degrade_faces
+    from bfrbench.tracking import stage_run
+
+    params = _params(args)
+    cfg = _flipnet_data_config(args, params)
+    out = Path(args.out) if args.out else Path("artifacts/degraded") / args.method
+    with stage_run(f"degrade/{args.method}", params["profile"], {"method": args.method, "config": cfg}) as run:
+        meta = degrade_faces(args.method, cfg, params, paths.FACES, Path(args.models or paths.model_dir("flipnet")),
+                             out, overwrite=args.overwrite, progress=not args.no_progress,
+                             device=args.device or params.get("restore", {}).get("device", "cpu"))
+        run.log_metrics({"count": meta["count"]})
+    _say(f"wrote {meta['count']} LQ/HQ pairs to {out}/ (lq/, hq/, manifest.csv, meta.json; {meta['source']})")
+    return 0
+
+
+def cmd_realism(args) -> int:
+    from bfrbench.stages.realism import measure_realism
+    from bfrbench.tracking import stage_run
+
+    params = _params(args)
+    cfg = _flipnet_data_config(args, params)
+    with stage_run("realism", params["profile"], {"config": cfg}) as run:
+        summary = measure_realism(cfg, Path("artifacts/degraded"), Path(args.out), overwrite=args.overwrite)
+        run.log_metrics({f"{s}/{m}": e["value"] for s, r in summary["sets"].items() for m, e in r.items()
+                         if isinstance(e.get("value"), float) and math.isfinite(e["value"])})
+    for name, row in summary["sets"].items():
+        print(f"  {name:<8} " + "  ".join(f"{m}={e.get('value', e.get('unavailable'))}" for m, e in row.items()))
+    _say(f"wrote {args.out}/summary.json and {args.out}/metrics.json")
+    return 0
+
+
 def cmd_score(args) -> int:
     from bfrbench.engine.scoring import score_folders
     from bfrbench.io.atomic import check_can_write, write_text_atomic

@@ -26,6 +26,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
     "restore": {"batch_size": int, "device": str, "num_workers": int},
     "score": {"metrics": list, "batch_size": int},
     "report": {"grid_images": int, "title": str},
+    "flipnet": {"config": str, "plus_of_config": str},  # FLIPNET as a data source (stages degrade, realism, +O/F)
 }
 
 

@@ -33,8 +33,8 @@ def fit_vae(vae, dm, cfg: Mapping[str, Any], seed: int, resolution: int, kl_weig
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                first = float(loss) if first is None else first
-                last = float(loss)
+                first = float(loss.detach()) if first is None else first
+                last = float(loss.detach())
                 step += 1
                 if step >= int(cfg["steps"]):
                     break
