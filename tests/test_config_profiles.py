@@ -44,12 +44,24 @@ def test_profile_validates(profile):
         merged = merge_known(method.default_config(entry["stage"]), cfg, entry["config"])
         for block in _degradation_blocks(merged):
             preset_from_config(block)
-    # every method in the profile has at least one stage in the train foreach (the graph needs models/<method>)
-    assert {e["method"] for e in params["train"].values()} >= set(params["methods"])
+    # every method in the profile has at least one stage in the train foreach, or is a link (ablation row reusing
+    # another method's models, dvc.yaml `link`) to a method that has (the graph needs models/<method>)
+    trained = {e["method"] for e in params["train"].values()}
+    links = _links()
+    assert trained | {m for m, item in links.items() if item["uses"] in trained} >= set(params["methods"])
+    for method, item in links.items():
+        assert get_method(method).stages == ("link",)
+        merge_known(get_method(method).default_config("link"), yaml.safe_load((ROOT / item["config"]).read_text()),
+                    item["config"])
+
+
+def _links() -> dict:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].get("link", {}).get("foreach", {})
 
 
 def test_every_experiment_config_is_used_by_a_profile():
     used = {e["config"] for p in PROFILES for e in load_params(p)["train"].values()}
+    used |= {item["config"] for item in _links().values()}
     on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / "experiments").rglob("*.yaml")
                if "profiles" not in p.parts and not p.name.endswith(TINY_SUFFIX)}
     assert on_disk <= used, f"configs no profile uses: {sorted(on_disk - used)}"

@@ -1,0 +1,90 @@
+"""CLR-Face end to end at a tiny size: its three stages train in order, the ablation links, restoration."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bfrbench.config import merge_known
+from bfrbench.errors import BFRBenchError
+from bfrbench.methods.base import StageContext
+from bfrbench.methods.registry import get_method
+
+DATA = {"batch_size": 4, "val_count": 4, "degradation": {"preset": "codeformer_stage2"}}
+TRAINER = {"max_steps": 2, "log_every_n_steps": 1, "checkpoint_every_n_steps": 2}
+CONFIGS = {
+    "vqgan": {"model": {"channels": [8, 8, 8], "embed_dim": 2, "codebook_size": 16, "res_blocks": 1},
+              "loss": {"disc_start": 1, "discriminator": {"channels": 8, "layers": 2}},
+              "data": DATA, "trainer": TRAINER},
+    "latent_prior": {"net": {"channels": [8, 16], "time_dim": 16}, "latent_scale_faces": 4, "data": DATA,
+                     "trainer": TRAINER},
+    "identity": {"data": DATA, "trainer": TRAINER,
+                 "sampling": {"steps": 3, "guidance_t_max": 0.7, "guidance_scale": 0.5}},
+}
+
+
+@pytest.fixture
+def random_recogniser(monkeypatch):
+    """Random-weight recogniser: exercises the code paths offline and fast (tests only)."""
+    from bfrbench.methods.clrface import face_id
+    from bfrbench.nets.dlib_resnet import DlibResNet
+
+    def fake(name):
+        torch.manual_seed(0)
+        return DlibResNet().eval().requires_grad_(False)
+
+    monkeypatch.setattr(face_id, "recognition_net", fake)
+
+
+def _train(method_name, stage, config, faces, models, work):
+    method = get_method(method_name)
+    cfg = merge_known(method.default_config(stage), config, "test")
+    ctx = StageContext(method_name, stage, cfg, {}, faces, models / method_name / stage, models / method_name,
+                       seed=5, size=32, progress=False, extras={"work_root": work})
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    return method.train(ctx), ctx
+
+
+@pytest.mark.slow  # three Lightning fits + four restorations with a 150-px recogniser: ~15 s of CPU
+def test_stages_in_order_then_restore_and_ablations(tiny_faces, tmp_path, random_recogniser):
+    models, work = tmp_path / "models", tmp_path / "ckpt"
+    with pytest.raises(BFRBenchError, match="train@clrface-vqgan"):
+        _train("clrface", "latent_prior", CONFIGS["latent_prior"], tiny_faces, models, work)
+    for stage in ("vqgan", "latent_prior", "identity"):
+        _train("clrface", stage, CONFIGS[stage], tiny_faces, models, work)
+        card = json.loads((models / "clrface" / stage / "card.json").read_text())
+        assert card["source"] == "trained by the suite" and card["steps"] >= 1
+    lq = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    restorer = get_method("clrface").load(models / "clrface")
+    out = restorer.restore(lq)
+    assert out.shape == lq.shape and out.dtype == np.uint8
+    assert np.array_equal(out, get_method("clrface").load(models / "clrface").restore(lq))  # same seed, same bits
+    assert np.array_equal(out[1:2], restorer.restore(lq[1:2]))  # per-image noise: batching does not matter
+
+    rows = {}
+    for name, cfg in (("clrface_no_mask", {"sampling": {"mask_fraction": 1.0}}),
+                      ("clrface_no_guidance", {"sampling": {"guidance_scale": 0.0}})):
+        _train(name, "link", cfg, tiny_faces, models, work)
+        assert not (models / name / "link" / "model.pt").exists()  # a link, not a copy: nothing retrained
+        rows[name] = get_method(name).load(models / name).restore(lq)
+    assert not np.array_equal(rows["clrface_no_guidance"], out)
+    assert not np.array_equal(rows["clrface_no_mask"], out)
+
+    # A link refuses models that changed after it was made.
+    blob = torch.load(models / "clrface" / "identity" / "model.pt", weights_only=True)
+    blob["mask_logits"] = blob["mask_logits"] + 1
+    torch.save(blob, models / "clrface" / "identity" / "model.pt")
+    with pytest.raises(BFRBenchError, match="link@clrface_no_mask"):
+        get_method("clrface_no_mask").load(models / "clrface_no_mask")
+
+
+def test_unknown_keys_raise(tiny_faces, tmp_path):
+    from bfrbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lr_typo"):
+        merge_known(get_method("clrface").default_config("vqgan"), {"optim": {"lr_typo": 1}}, "x")
+    with pytest.raises(ConfigError, match="mask_fractoin"):
+        _train("clrface_no_mask", "link", {"sampling": {"mask_fractoin": 1}}, tiny_faces, tmp_path / "m", tmp_path)
