@@ -74,6 +74,17 @@ def test_distance_properties(feature_sets):
     assert frechet_distance_of_features(a, b) == pytest.approx(frechet_distance_of_features(b, a), rel=1e-9)
     with pytest.raises(ValueError, match="N >= 2"):
         feature_stats(a[:1])
+
+
+def test_closed_form_on_singular_covariances():
+    """b = 1.01 a + 0.01 has cov 1.0201 S, so d^2 = |mean shift|^2 + 0.0001 tr(S) exactly, even with 3 samples in
+    128 dimensions (rank 2), where scipy's sqrtm (pytorch-fid) is off in the 4th digit (0.029156 vs 0.029193)."""
+    a = np.random.default_rng(0).normal(size=(3, 128))
+    b = 1.01 * a + 0.01
+    shift = b.mean(axis=0) - a.mean(axis=0)
+    exact = shift @ shift + 1e-4 * np.trace(np.cov(a, rowvar=False))
+    assert frechet_distance_of_features(a, b) == pytest.approx(exact, rel=1e-9)
+    assert abs(frechet_distance_of_features(a, a)) < 1e-9
     with pytest.raises(ValueError, match="mismatched"):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
 
@@ -300,3 +311,35 @@ def test_manual_download_is_explained(empty_weights, random_state, monkeypatch):
     assert reason.startswith("unavailable: ") and "drive.google.com" in reason and "by hand" in reason
     assert reason.endswith("; run bfrbench weights fetch fid_stats_ffhq512_basicsr")
     assert create_metric("fid_clean").check_available().endswith("; run bfrbench weights fetch fid_stats_ffhq512_clean")
+
+
+@pytest.mark.slow
+def test_stats_conventions_end_to_end(empty_weights, random_state, monkeypatch, tmp_path):
+    """fid_ffhq512 / fid_clean through score_folders with random weights and made-up statistics (code path only):
+    each value equals the Fréchet distance of its own convention's features to the statistics file."""
+    from bfrbench import weights
+    from bfrbench.assets import sha256_file
+    from bfrbench.engine.scoring import score_folders
+    from bfrbench.io.images import write_image
+    from bfrbench.metrics.inception import inception_features, load_fid_inception
+
+    inception_path = empty_weights / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save(random_state, inception_path)
+    rng = np.random.default_rng(9)
+    mean, basis = rng.normal(size=2048) * 0.1, rng.normal(size=(2048, 64)) * 0.05
+    cov = basis @ basis.T
+    torch.save({"name": "test", "mean": mean, "cov": cov}, empty_weights / "inception_FFHQ_512-f7b384ab.pth")
+    np.savez(empty_weights / "ffhq_clean_trainval70k_512.npz", mu=mean, sigma=cov)
+    for name in ("inception_fid", "fid_stats_ffhq512_basicsr", "fid_stats_ffhq512_clean"):
+        asset = weights.WEIGHTS[name]
+        verified = dataclasses.replace(asset, sha256=sha256_file(empty_weights / asset.filename))
+        monkeypatch.setitem(weights.WEIGHTS, name, verified)
+    images = rng.integers(0, 256, size=(3, 40, 40, 3), dtype=np.uint8)
+    for i, img in enumerate(images):
+        write_image(tmp_path / "pred" / f"{i}.png", img)
+    summary = score_folders(tmp_path / "pred", metrics=["fid_ffhq512", "fid_clean"], progress=False)["metrics"]
+    net = load_fid_inception(inception_path)
+    for name, convention in (("fid_ffhq512", "basicsr"), ("fid_clean", "clean")):
+        expected = frechet_distance(*feature_stats(inception_features(net, images, convention)), mean, cov)
+        assert summary[name]["level"] == "set" and summary[name]["n"] == 3
+        assert summary[name]["value"] == pytest.approx(expected, rel=1e-12)
