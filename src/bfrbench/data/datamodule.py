@@ -137,6 +137,7 @@ class BFRDataModule(L.LightningDataModule):
         worker_start: str = "spawn",
         real_lq: str | None = None,
         fast_blur: bool = True,
+        extra_pairs: str | None = None,
     ) -> None:
         super().__init__()
         if worker_start not in ("spawn", "forkserver", "fork"):
@@ -146,6 +147,7 @@ class BFRDataModule(L.LightningDataModule):
         self.worker_start = worker_start
         self.real_lq = real_lq
         self.fast_blur = fast_blur
+        self.extra_pairs = extra_pairs  # a folder of offline (lq/, hq/) pairs added to the online draws ("+O/F")
         self.faces_dir = Path(faces_dir)
         self.size, self.degradation, self.seed = size, degradation, seed
         self.batch_size, self.num_workers, self.val_count, self.flip = batch_size, num_workers, val_count, flip
@@ -153,7 +155,7 @@ class BFRDataModule(L.LightningDataModule):
         self.save_hyperparameters({"faces_dir": str(faces_dir), "size": size, "degradation": degradation, "seed": seed,
                                    "batch_size": batch_size, "num_workers": num_workers, "val_count": val_count,
                                    "flip": flip, "worker_start": worker_start,
-                                   "real_lq": real_lq, "fast_blur": fast_blur})
+                                   "real_lq": real_lq, "fast_blur": fast_blur, "extra_pairs": extra_pairs})
 
     def setup(self, stage: str | None = None) -> None:
         from bfrbench.data.faces import face_paths
@@ -165,6 +167,11 @@ class BFRDataModule(L.LightningDataModule):
         self.val_set = DegradedFaces(face_paths(self.faces_dir, "val")[: self.val_count], val_pipe, self.size, False)
         if len(self.train_set) == 0:
             raise BFRBenchError(f"{self.faces_dir}: the train split is empty", fix="prepare the faces first")
+        if self.extra_pairs:
+            from bfrbench.data.offline_pairs import OfflinePairs, OnlinePlusOffline
+
+            self.train_set = OnlinePlusOffline(self.train_set, OfflinePairs(self.extra_pairs, self.size, self.seed,
+                                                                            self.flip))
         self.real_lq_set = None
         if self.real_lq:
             refs = real_lq_refs(self.real_lq, self.faces_dir)

@@ -40,6 +40,12 @@ METHODS: dict[str, MethodSpec] = {
             "degradation modes in one set of weights",
         ),
         MethodSpec(
+            "unet_l1_of",
+            "bfrbench.methods.unet_l1_of:UNetL1PlusFlipData",
+            ("train",),
+            "unet_l1 trained on naive degradations + FLIPNET-degraded pairs (the paper's +O/F; unet_l1 is +O)",
+        ),
+        MethodSpec(
             "codeformer",
             "bfrbench.methods.codeformer.method:CodeFormerMethod",
             ("vqgan", "transformer", "cft"),

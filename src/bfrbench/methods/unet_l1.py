@@ -18,7 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "optim": {"lr": 2e-4, "weight_decay": 0.0},
     "data": {"degradation": {"preset": "codeformer_stage2"}, "batch_size": 8, "num_workers": 0, "val_count": 16,
              "flip": True, "worker_start": "spawn",
-             "fast_blur": True},
+             "fast_blur": True, "extra_pairs": None},  # extra_pairs: offline (lq/, hq/) folder added to the draws
     "trainer": {},
 }
 
@@ -73,7 +73,7 @@ class UNetL1:
         data = cfg["data"]
         dm = BFRDataModule(ctx.faces_dir, ctx.size, data["degradation"], ctx.seed, data["batch_size"],
                            data["num_workers"], data["val_count"], data["flip"], data["worker_start"],
-                           fast_blur=data["fast_blur"])
+                           fast_blur=data["fast_blur"], extra_pairs=data["extra_pairs"])
         from bfrbench.methods.unet_l1_module import UNetL1Module
 
         module = UNetL1Module(cfg["model"]["channels"], cfg["optim"]["lr"], cfg["optim"]["weight_decay"])

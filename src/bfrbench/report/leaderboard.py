@@ -193,6 +193,11 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
             + quoted_html
             + (f'<p><img src="{grid_name}" alt="grid {html.escape(testset)}"></p>' if stems else "")
         )
+    from bfrbench.report.flipnet_tables import flipnet_sections
+
+    flip_md, flip_html = flipnet_sections(params)  # realism and +O vs +O/F tables (empty without FLIPNET)
+    md += flip_md
+    body_html.append(flip_html)
     md += ["## Protocols", ""]
     proto_html = []
     for name in used_metrics:

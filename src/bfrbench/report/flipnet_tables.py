@@ -1,0 +1,98 @@
+"""The leaderboard's FLIPNET sections: degradation realism (naive vs FLIPNET LQ against a real LQ set) and the
+downstream "+O vs +O/F" comparison (unet_l1 on naive data vs unet_l1_of on naive + FLIPNET data)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+from bfrbench import paths
+
+REALISM = paths.SCORES / "realism" / "summary.json"
+PLUS_O, PLUS_OF = "unet_l1", "unet_l1_of"
+SET_LABELS = {"real": "real LQ (reference)", "naive": "naive pipeline", "flipnet": "FLIPNET degradation mode"}
+
+
+def _fmt(entry: Any) -> str:
+    if not isinstance(entry, dict):
+        return "n/a"
+    if "unavailable" in entry:
+        return "unavailable"
+    v = entry.get("value")
+    if not isinstance(v, (int, float)):
+        return "n/a"
+    if isinstance(v, float) and math.isnan(v):
+        return f"undefined (n_nan {entry.get('n_nan', '?')})"
+    return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> tuple[list[str], str]:
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+    h = ("<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in header) + "</tr></thead><tbody>"
+         + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+         + "</tbody></table>")
+    return md, h
+
+
+def _arrow(metric: str) -> str:
+    from bfrbench.metrics.registry import METRICS
+
+    spec = METRICS.get(metric)
+    return "" if spec is None else (" ↓" if not spec.higher_better else " ↑")
+
+
+def realism_section(summary_path: Path = REALISM) -> tuple[list[str], str]:
+    title = "## FLIPNET degradation realism"
+    if not summary_path.is_file():
+        note = f"{summary_path} not found (run `bfrbench realism`)"
+        return [title, "", note, ""], f"<h2>{html.escape(title[3:])}</h2><p>{html.escape(note)}</p>"
+    s = json.loads(summary_path.read_text())
+    metrics = s["metrics"]
+    caption = (f"LQ sets made from the same HQ faces, compared with the real LQ set `{s['real_lq']}`. Fréchet "
+               "distances are to the real set (lower = closer to real degradations); no-reference metrics are set "
+               "means (closer to the real set's value = more realistic). Sources: "
+               + "; ".join(f"{k}: {m.get('source')} ({m.get('count')} faces)" for k, m in s.get("meta", {}).items()))
+    rows = [[SET_LABELS.get(name, name)] + [("—" if name == "real" and m not in row else _fmt(row.get(m)))
+                                            for m in metrics] for name, row in s["sets"].items()]
+    md, h = _table(["LQ set"] + [m + _arrow(m) for m in metrics], rows)
+    notes = sorted({f"- {m}: {e['unavailable']}" for row in s["sets"].values() for m, e in row.items()
+                    if isinstance(e, dict) and "unavailable" in e})
+    md = [title, "", caption, "", *md, *([""] + notes if notes else []), ""]
+    return md, f"<h2>{html.escape(title[3:])}</h2><p>{html.escape(caption)}</p>{h}"
+
+
+def plus_of_section(params: Mapping[str, Any], scores_root: Path = paths.SCORES) -> tuple[list[str], str]:
+    from bfrbench.stages.testsets import read_meta
+
+    title = "## Training data from FLIPNET: +O vs +O/F"
+    caption = (f"The same U-Net, loss and schedule trained on online naive degradations (+O: `{PLUS_O}`) and on "
+               f"naive + FLIPNET-degraded pairs (+O/F: `{PLUS_OF}`); the paper's downstream experiment.")
+    md, body = [title, "", caption, ""], [f"<h2>{html.escape(title[3:])}</h2><p>{html.escape(caption)}</p>"]
+    for testset in params["testsets"]:
+        if not read_meta(paths.testset_dir(testset)).get("has_gt"):
+            continue
+        rows_in = {}
+        for method in (PLUS_O, PLUS_OF):
+            p = scores_root / method / testset / "summary.json"
+            rows_in[method] = json.loads(p.read_text()).get("metrics", {}) if p.is_file() else None
+        names = [m for m in params.get("score", {}).get("metrics", []) if any(r and m in r for r in rows_in.values())]
+        rows = [[label] + (["missing"] * len(names) if rows_in[m] is None else [_fmt(rows_in[m].get(n)) for n in names])
+                for label, m in (("+O (" + PLUS_O + ")", PLUS_O), ("+O/F (" + PLUS_OF + ")", PLUS_OF))]
+        t_md, t_h = _table([f"{testset}"] + [n + _arrow(n) for n in names], rows)
+        md += [*t_md, ""]
+        body.append(t_h)
+    return md, "".join(body)
+
+
+def flipnet_sections(params: Mapping[str, Any]) -> tuple[list[str], str]:
+    """Markdown lines and HTML for the report; empty when the profile has no FLIPNET data stages."""
+    if "flipnet" not in params:
+        return [], ""
+    md1, h1 = realism_section()
+    md2, h2 = ([], "")
+    if PLUS_O in params["methods"] and PLUS_OF in params["methods"]:
+        md2, h2 = plus_of_section(params)
+    return md1 + md2, h1 + h2
