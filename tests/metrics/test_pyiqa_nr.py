@@ -175,3 +175,24 @@ def test_every_needed_file_is_a_registry_entry_tagged_with_the_metric(name):
         asset = get_asset(entry)
         assert "metric" in asset.tags and name in asset.tags, (entry, asset.tags)
         assert asset.urls and all(u.startswith("https://") for u in asset.urls)
+
+
+def test_piqe_runs_offline_and_ranks_degradations(real_face):
+    """PIQE has no learned weights: it runs here, at 128 px (where NIQE is undefined), and equals pyiqa's value."""
+    import cv2
+    import pyiqa
+    import torch
+
+    face = cv2.resize(real_face, (128, 128), interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(face, (0, 0), 2)
+    x4 = cv2.resize(cv2.resize(face, (32, 32), interpolation=cv2.INTER_LINEAR), (128, 128),
+                    interpolation=cv2.INTER_LINEAR)
+    metric = create_metric("piqe")
+    assert metric.check_available() is None
+    scores = metric.score_batch(np.stack([face, blurred, x4]), None)
+    assert scores[0] < scores[1] and scores[0] < scores[2]  # lower is better
+    assert np.array_equal(metric.score_batch(np.stack([x4, face]), None), scores[[2, 0]])  # batch-independent
+    reference = pyiqa.create_metric("piqe", device="cpu")
+    with torch.no_grad():
+        direct = float(reference(torch.from_numpy(face).permute(2, 0, 1)[None].float() / 255.0))
+    assert abs(scores[0] - direct) <= 1e-6 * abs(direct)

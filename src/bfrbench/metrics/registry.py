@@ -110,6 +110,15 @@ METRICS: dict[str, MetricSpec] = {
             description="Natural image quality evaluator (no reference).",
         ),
         MetricSpec(
+            "piqe", False, False, (0.0, 100.0), "",
+            "pyiqa 0.1.16 'piqe': PIQE (Venkatanath et al. 2015), hand-crafted, no learned weights; pyiqa's port of "
+            "MATLAB piqe: YIQ luma rescaled so the image maximum is 255 and rounded, 16x16 blocks (symmetric padding), "
+            "activity and impairment thresholds 0.1, score in [0,100]; "
+            "defined at any size >= 16 px, so it scores 128 px smoke faces where NIQE is undefined",
+            "bfrbench.metrics.pyiqa_nr:PyiqaNoReference",
+            description="Perception-based image quality evaluator (no reference, no weights).",
+        ),
+        MetricSpec(
             "musiq", False, True, (0.0, 100.0), "",
             "pyiqa 0.1.16 'musiq': MUSIQ trained on KonIQ-10k, multi-scale patches of the full image plus longer side "
             "224 and 384, RGB in [0,1]",
