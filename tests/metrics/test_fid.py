@@ -343,3 +343,17 @@ def test_stats_conventions_end_to_end(empty_weights, random_state, monkeypatch, 
         expected = frechet_distance(*feature_stats(inception_features(net, images, convention)), mean, cov)
         assert summary[name]["level"] == "set" and summary[name]["n"] == 3
         assert summary[name]["value"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_stats_file_that_is_not_statistics_is_unavailable(empty_weights, random_state, monkeypatch):
+    from bfrbench import weights
+    from bfrbench.assets import sha256_file
+
+    path = empty_weights / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save(random_state, path)
+    asset = weights.WEIGHTS["inception_fid"]
+    monkeypatch.setitem(weights.WEIGHTS, "inception_fid", dataclasses.replace(asset, sha256=sha256_file(path)))
+    (empty_weights / "ffhq_clean_trainval70k_512.npz").write_text("<html>not found</html>")
+    reason = create_metric("fid_clean").check_available()
+    assert reason.startswith("unavailable: ") and "not a clean-fid statistics file" in reason
+    assert reason.endswith("; run bfrbench weights fetch fid_stats_ffhq512_clean")

@@ -112,6 +112,7 @@ class _Fid(FeatureSetMetric):
         super().__init__(spec)
         self.device = device
         self._net = None
+        self._stats: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def feature_kinds(self) -> tuple[str, ...]:
@@ -137,6 +138,14 @@ class _Fid(FeatureSetMetric):
             reason = reason or _hash_prefix_reason(name)
             if reason:
                 return reason
+        if self.stats_entry is not None and self._stats is None:
+            from bfrbench.assets import fetch_command
+            from bfrbench.weights import get_asset, weights_path
+
+            try:  # a file that is present but is not statistics must not fail the run after all images are read
+                self._stats = self.load_stats(weights_path(self.stats_entry))
+            except AssetError as exc:
+                return unavailable(f"{exc.message}; delete it", fetch_command(get_asset(self.stats_entry)))
         return None
 
     def _network(self):
@@ -157,8 +166,15 @@ class _Fid(FeatureSetMetric):
             out["gt"] = inception_features(net, gt, self.convention, self.device)
         return out
 
-    def reference_stats(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def load_stats(self, path) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+    def reference_stats(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        if self._stats is None:
+            reason = self.check_available()
+            if reason:
+                raise AssetError(f"metric '{self.name}' {reason}")
+        return self._stats
 
     def compute_from_features(self, features: dict[str, np.ndarray]) -> dict:
         mean, cov = self.reference_stats(features)
@@ -169,10 +185,8 @@ class FidFfhq512(_Fid):
     convention = "basicsr"
     stats_entry = BASICSR_FFHQ512_STATS
 
-    def reference_stats(self, features):
-        from bfrbench.weights import weights_path
-
-        return load_basicsr_stats(weights_path(self.stats_entry))
+    def load_stats(self, path):
+        return load_basicsr_stats(path)
 
 
 class FidGt(_Fid):
@@ -190,7 +204,5 @@ class FidClean(_Fid):
     convention = "clean"
     stats_entry = CLEAN_FFHQ512_STATS
 
-    def reference_stats(self, features):
-        from bfrbench.weights import weights_path
-
-        return load_npz_stats(weights_path(self.stats_entry))
+    def load_stats(self, path):
+        return load_npz_stats(path)
