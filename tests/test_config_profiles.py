@@ -48,11 +48,19 @@ def test_profile_validates(profile):
     # another method's models, dvc.yaml `link`) to a method that has (the graph needs models/<method>)
     trained = {e["method"] for e in params["train"].values()}
     links = _links()
-    assert trained | {m for m, item in links.items() if item["uses"] in trained} >= set(params["methods"])
+    assert trained | {m for m, item in links.items() if item["uses"] in trained} | _trained_by_own_stage() \
+        >= set(params["methods"])
     for method, item in links.items():
         assert get_method(method).stages == ("link",)
         merge_known(get_method(method).default_config("link"), yaml.safe_load((ROOT / item["config"]).read_text()),
                     item["config"])
+
+
+def _trained_by_own_stage() -> set[str]:
+    """Methods whose models a dedicated dvc.yaml stage writes (e.g. `train_of` -> models/unet_l1_of/train)."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    outs = [o for st in stages.values() if "outs" in st for o in st["outs"] if isinstance(o, str)]
+    return {o.split("/")[1] for o in outs if o.startswith("models/") and "$" not in o}
 
 
 def _links() -> dict:
@@ -62,6 +70,7 @@ def _links() -> dict:
 def test_every_experiment_config_is_used_by_a_profile():
     used = {e["config"] for p in PROFILES for e in load_params(p)["train"].values()}
     used |= {item["config"] for item in _links().values()}
+    used |= {v for p in PROFILES for v in (load_params(p).get("flipnet") or {}).values()}  # FLIPNET data stages
     on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / "experiments").rglob("*.yaml")
                if "profiles" not in p.parts and not p.name.endswith(TINY_SUFFIX)}
     assert on_disk <= used, f"configs no profile uses: {sorted(on_disk - used)}"

@@ -41,6 +41,8 @@ def repo(tmp_path_factory):
     # Each smoke stage config has a `_tiny.yaml` sibling (checked by test_config_profiles): train at seconds scale.
     for entry in params["train"].values():
         shutil.copy(ROOT / tiny_config_path(entry["config"]), repo / entry["config"])
+    for config in (params.get("flipnet") or {}).values():  # FLIPNET's degrade/realism and +O/F configs
+        shutil.copy(ROOT / tiny_config_path(config), repo / config)
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",

@@ -6,8 +6,9 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from bfrbench import paths
 

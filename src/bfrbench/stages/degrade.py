@@ -7,8 +7,9 @@ Output: OUT/lq/ and OUT/hq/ with identical stems `<face>_v<k>`, manifest.csv, me
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from bfrbench.config import load_yaml, merge_known
 from bfrbench.errors import ConfigError

@@ -1,7 +1,11 @@
 import torch
 
 from bfrbench.methods.flipnet.adapter import EmbeddingAdapter
-from bfrbench.methods.flipnet.embedding import FaceEmbedding, patch_alignment_loss, patch_tokens
+from bfrbench.methods.flipnet.embedding import (
+    FaceEmbedding,
+    patch_alignment_loss,
+    patch_tokens,
+)
 from bfrbench.methods.flipnet.embedding_module import EmbedAEModule, EmbedAlignModule
 
 

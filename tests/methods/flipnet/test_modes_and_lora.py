@@ -1,12 +1,10 @@
-import copy
 
 import torch
+from flipnet_tiny import RES, SCHEDULE, tiny_flipnet
 
 from bfrbench.methods.flipnet.adapter import MODES
 from bfrbench.methods.flipnet.diffusion_module import FlipNetDiffusionModule
 from bfrbench.methods.flipnet.model import roles
-
-from flipnet_tiny import RES, SCHEDULE, tiny_flipnet
 
 LOSS = {"p_degrade": 0.5, "x0_mse": 1.0, "x0_perceptual": 0.0}
 

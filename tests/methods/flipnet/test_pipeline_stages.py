@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from flipnet_tiny import TINY_UNET, TINY_VAE
 
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
-
-from flipnet_tiny import TINY_UNET, TINY_VAE
 
 TRAINER = {"accelerator": "cpu", "max_steps": 4, "log_every_n_steps": 1, "checkpoint_every_n_steps": 0}
 DATA = {"degradation": {"preset": "codeformer_stage2", "blur_sigma": [0.25, 2.0], "scale": [1.0, 4.0]},

@@ -1,6 +1,10 @@
 import json
 
-from bfrbench.report.flipnet_tables import flipnet_sections, plus_of_section, realism_section
+from bfrbench.report.flipnet_tables import (
+    flipnet_sections,
+    plus_of_section,
+    realism_section,
+)
 
 
 def _write(path, obj):

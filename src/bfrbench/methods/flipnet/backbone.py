@@ -8,7 +8,8 @@ BoostHub and the embedding adapter train.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bfrbench.errors import AssetError, ConfigError
 
@@ -33,7 +34,7 @@ def load_pretrained(model_id: str, revision: str | None = None):
         unet = UNet2DConditionModel.from_pretrained(model_id, subfolder="unet", revision=revision)
         vae = AutoencoderKL.from_pretrained(model_id, subfolder="vae", revision=revision)
         sched = DDPMScheduler.from_pretrained(model_id, subfolder="scheduler", revision=revision)
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except (OSError, ValueError) as exc:
         raise AssetError(f"cannot load the diffusion backbone '{model_id}' (revision {revision}): "
                          f"{str(exc).splitlines()[0][:300]}", fix=_fetch_hint(model_id)) from None
     schedule = {k: sched.config[k] for k in SD_SCHEDULE if k in sched.config}

@@ -8,7 +8,7 @@ choices here are documented in docs/methods/flipnet.md.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -6,14 +6,19 @@ both projection heads learn the patch-wise N x N alignment (cross-entropy on the
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import lightning as L
 import torch
 from torch.nn import functional as F
 
-from bfrbench.methods.flipnet.embedding import (FaceAutoencoder, FaceEmbedding, PatchDiscriminator,
-                                                patch_alignment_loss)
+from bfrbench.methods.flipnet.embedding import (
+    FaceAutoencoder,
+    FaceEmbedding,
+    PatchDiscriminator,
+    patch_alignment_loss,
+)
 
 
 def resize_batch(batch: dict, resolution: int) -> dict:

@@ -31,7 +31,12 @@ def load_flipnet(models_dir: Path, device: str = "cpu", sampler_steps: int | Non
     from bfrbench.methods.flipnet.backbone import build_from_config, load_pretrained
     from bfrbench.methods.flipnet.model import FlipNet
     from bfrbench.methods.flipnet.sampler import DDIMFlipSampler
-    from bfrbench.methods.flipnet.stages import BACKBONE_FILE, DIFFUSION_FILE, _need, load_embedding
+    from bfrbench.methods.flipnet.stages import (
+        BACKBONE_FILE,
+        DIFFUSION_FILE,
+        _need,
+        load_embedding,
+    )
 
     blob = torch.load(_need(models_dir / "diffusion" / DIFFUSION_FILE, "diffusion"), map_location="cpu",
                       weights_only=True)

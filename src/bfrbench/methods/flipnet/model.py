@@ -9,7 +9,8 @@ The sampler lives in sampler.py; this module only predicts noise.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn

@@ -9,7 +9,7 @@ called a VGG perceptual loss in outputs: the card records `perceptual.weights`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -6,7 +6,8 @@ so a face gets the same output whatever batch it is in and the same seed gives b
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch

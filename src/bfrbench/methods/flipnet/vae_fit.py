@@ -6,7 +6,8 @@ was trained before the UNet (without its GAN/LPIPS terms). With `source: pretrai
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch.nn import functional as F
