@@ -32,6 +32,19 @@ CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 
 
+_DESCRIPTOR_CACHE_SIZE = 8192  # 1 KB each
+_DESCRIPTORS: dict[bytes, np.ndarray] = {}
+
+
+def _chip_key(model: Path, chip: np.ndarray) -> bytes:
+    import hashlib
+
+    h = hashlib.blake2b(str(model).encode(), digest_size=20)
+    h.update(repr((chip.shape, chip.dtype.str)).encode())
+    h.update(np.ascontiguousarray(chip).tobytes())
+    return h.digest()
+
+
 def _packaged_model_dir() -> Path:
     import face_recognition_models
 
@@ -90,8 +103,18 @@ class IdsDlib(Metric):
         return self._predictor(gt_image, self.face_box(*gt_image.shape[:2]))
 
     def descriptors(self, chips: list[np.ndarray]) -> np.ndarray:
+        """128-D descriptors; a chip seen before in this process (e.g. the same ground truth scored by ids_dlib and
+        frechet_dlib in one pass) is looked up instead of recomputed: the network is deterministic."""
         self._load()
-        return np.asarray(self._recognizer.compute_face_descriptor(chips), dtype=np.float64).reshape(len(chips), 128)
+        keys = [_chip_key(self._model_paths()[0], chip) for chip in chips]
+        todo = [i for i, k in enumerate(keys) if k not in _DESCRIPTORS]
+        if todo:
+            new = self._recognizer.compute_face_descriptor([chips[i] for i in todo])
+            for i, desc in zip(todo, new):
+                if len(_DESCRIPTORS) >= _DESCRIPTOR_CACHE_SIZE:
+                    _DESCRIPTORS.pop(next(iter(_DESCRIPTORS)))
+                _DESCRIPTORS[keys[i]] = np.asarray(desc, dtype=np.float64)
+        return np.stack([_DESCRIPTORS[k] for k in keys]).reshape(len(chips), 128)
 
     def score_batch(self, pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
         self.check_batch(pred, gt)
