@@ -55,8 +55,8 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec(
             "codeformer_w1",
             "bfrbench.methods.codeformer.method:CodeFormerW1",
-            ("vqgan", "transformer", "cft"),
-            "CodeFormer with fidelity weight w=1 (same training as codeformer)",
+            ("link",),
+            "CodeFormer with fidelity weight w=1 (codeformer's models, no training)",
         ),
         MethodSpec(
             "difface",

@@ -43,8 +43,14 @@ def test_three_stages_train_and_both_fidelity_weights_restore(tiny_faces, tmp_pa
     a = restorer.restore(lq)
     assert a.shape == lq.shape and a.dtype == np.uint8
     assert np.array_equal(a, method.load(tmp_path / "models" / "codeformer").restore(lq))  # deterministic
-    w1 = get_method("codeformer_w1").load(tmp_path / "models" / "codeformer")
+    link = get_method("codeformer_w1")
+    link.train(_ctx(link, "link", tiny_faces, tmp_path / "models", {}))
+    w1 = link.load(tmp_path / "models" / "codeformer_w1")
     assert w1.w == 1.0 and restorer.w == 0.5
+    assert not np.array_equal(w1.restore(lq), a), "w=1 fuses encoder features, w=0.5 less"
+    (tmp_path / "models" / "codeformer" / "cft" / "model.pt").write_bytes(b"retrained")
+    with pytest.raises(BFRBenchError, match="changed since"):
+        link.load(tmp_path / "models" / "codeformer_w1")
     bigger = np.random.default_rng(1).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
     assert restorer.restore(bigger).shape == bigger.shape  # other sizes are resized to the network's and back
 

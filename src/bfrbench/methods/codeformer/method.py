@@ -1,8 +1,7 @@
-"""`codeformer` (fidelity weight w=0.5, the official default) and `codeformer_w1` (w=1): train and restore.
+"""`codeformer` (fidelity weight w=0.5, the official default) and `codeformer_w1` (w=1, a link to its models).
 
-Both train the same three stages with the same configs (DVC needs each method's restore to depend on its own
-models/ folder, and training is deterministic, so both get the same weights). With the official `codeformer.pth`
-present (weights: auto), the stages write an 'official weights' card instead of training and restore loads it.
+With the official `codeformer.pth` present (weights: auto), the stages write an 'official weights' card instead of
+training and restore loads it; otherwise they train and the card says so.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from bfrbench.config import merge_known
-from bfrbench.errors import BFRBenchError
+from bfrbench.errors import BFRBenchError, ConfigError
 from bfrbench.methods.base import StageContext, read_card, write_card
 from bfrbench.methods.codeformer.config import DEFAULTS, OFFICIAL_ARCH, VQGAN_KEYS
 from bfrbench.methods.common import (SUITE, card_is_official, datamodule, load_stage_blob, official_card,
@@ -123,6 +122,56 @@ def load_disc_config(models_dir: Path) -> dict[str, Any]:
     return card.get("config", {}).get("disc") or DEFAULTS["vqgan"]["disc"]
 
 
-class CodeFormerW1(CodeFormerMethod):
+def _stage_hash(stage_dir: Path) -> str:
+    """What a stage produced: its model.pt, or its card when it points at official weights."""
+    from bfrbench.assets import sha256_file
+
+    for name in ("model.pt", "card.json"):
+        if (stage_dir / name).is_file():
+            return sha256_file(stage_dir / name)
+    raise BFRBenchError(f"{stage_dir}: nothing to link (no model.pt or card.json)",
+                        fix=f"run `dvc repro train@codeformer-{stage_dir.name}`")
+
+
+class CodeFormerW1:
+    """`codeformer_w1`: codeformer's models restored with fidelity weight w=1 (no training).
+
+    Its one stage, `link` (dvc.yaml `link` group), records the sha256 of the models it uses, so DVC re-runs its
+    restores whenever codeformer's models change; `load` refuses a link whose models changed since.
+    """
+
     name = "codeformer_w1"
-    fidelity_weight = 1.0
+    stages = ("link",)
+    defaults: dict[str, Any] = {"uses": "codeformer", "w": 1.0}
+
+    def default_config(self, stage: str) -> dict[str, Any]:
+        if stage not in self.stages:
+            raise ConfigError(f"{self.name} has no stage {stage!r}", fix="its only stage is `link`")
+        return dict(self.defaults)
+
+    def train(self, ctx: StageContext) -> dict[str, Any]:
+        cfg = merge_known(self.defaults, ctx.config, f"{self.name}/link")
+        if cfg["uses"] != "codeformer" or not 0.0 <= float(cfg["w"]) <= 1.0:
+            raise ConfigError(f"{self.name}/link: uses {cfg['uses']!r}, w {cfg['w']}", fix="uses: codeformer, w in [0, 1]")
+        used = ctx.models_dir.parent / cfg["uses"]
+        hashes = {stage: _stage_hash(used / stage) for stage in CodeFormerMethod.stages}
+        sources = {stage: read_card(used / stage).get("source", "?") for stage in CodeFormerMethod.stages}
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        write_card(ctx.out_dir, {"method": self.name, "stage": "link", "uses": cfg["uses"], "w": float(cfg["w"]),
+                                 "models_sha256": hashes, "source": f"no training: codeformer's models "
+                                 f"({sources['cft']}) with fidelity weight w={cfg['w']}"})
+        return {}
+
+    def load(self, models_dir: Path, device: str = "cpu") -> _Restorer:
+        models_dir = Path(models_dir)
+        card = read_card(models_dir / "link")
+        if not card:
+            raise BFRBenchError(f"{models_dir / 'link'}: no link card", fix=f"run `dvc repro link@{self.name}`")
+        used = models_dir.parent / card["uses"]
+        for stage, sha in card["models_sha256"].items():
+            if _stage_hash(used / stage) != sha:
+                raise BFRBenchError(f"{used / stage}: changed since {self.name}'s link was made",
+                                    fix=f"run `dvc repro link@{self.name}`")
+        restorer = CodeFormerMethod().load(used, device)
+        restorer.w = float(card["w"])
+        return restorer
