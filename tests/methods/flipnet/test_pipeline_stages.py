@@ -18,7 +18,8 @@ CONFIGS = {
                  "data": DATA, "trainer": TRAINER},
     "embed_align": {"model": {"proj_dim": 8}, "data": DATA, "trainer": TRAINER},
     "diffusion": {"backbone": {"source": "config", "unet": TINY_UNET, "vae": TINY_VAE,
-                               "vae_fit": {"steps": 2, "lr": 1e-3, "batch_size": 4}},
+                               "vae_fit": {"steps": 2, "lr": 1e-3, "batch_size": 4},
+                               "unet_fit": {"steps": 2, "lr": 1e-3, "batch_size": 4}},
                   "lora": {"rank": 2, "alpha": 2}, "adapter": {"hidden": 16},
                   "perceptual": {"weights": "random", "layers": ["relu1_2"]}, "sampler": {"steps": 2},
                   "data": DATA, "trainer": TRAINER},
@@ -43,6 +44,7 @@ def test_three_stages_then_restore_and_degrade(tiny_faces, tmp_path):
     m, models = _train_all(tiny_faces, tmp_path)
     card = json.loads((models / "diffusion" / "card.json").read_text())
     assert 0 < card["trainable_parameters"] < card["all_parameters"] and card["vae_fit"]["steps"] == 2
+    assert card["vae_fit"]["unet_prior_fit"]["steps"] == 2 and card["vae_fit"]["unet_prior_fit"]["latent_scaling_factor"] > 0
     runner = m.load(models)
     x = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
     y = runner.restore(x)

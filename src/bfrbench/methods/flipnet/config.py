@@ -38,6 +38,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "vae": {},
             "schedule": dict(SD_SCHEDULE),
             "vae_fit": {"steps": 0, "lr": 1e-3, "batch_size": 8},  # source=config only: fit the random VAE first
+            "unet_fit": {"steps": 0, "lr": 1e-3, "batch_size": 8},  # source=config only: then the UNet as a prior
         },
         "lora": {"rank": 64, "alpha": 64},
         "boosthub": {"phi": 1.0},

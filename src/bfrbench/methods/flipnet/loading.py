@@ -49,6 +49,8 @@ def load_flipnet(models_dir: Path, device: str = "cpu", sampler_steps: int | Non
         vae.load_state_dict(state["vae"])
     else:
         unet, vae, _ = load_pretrained(bb["model_id"], bb.get("revision"))
+    if "vae_scaling_factor" in blob:  # set from the data when the smoke VAE was fitted (prior_fit.py)
+        vae.register_to_config(scaling_factor=float(blob["vae_scaling_factor"]))
     embedding, resolution = load_embedding(models_dir)
     model = FlipNet(unet, vae, embedding, resolution, blob["lora"], blob["boosthub"]["phi"], blob["adapter"]["hidden"])
     model.load_trainable(blob["trainable"])

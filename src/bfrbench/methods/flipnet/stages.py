@@ -109,9 +109,9 @@ def train_diffusion(ctx: StageContext, cfg: dict[str, Any]) -> dict[str, Any]:
     from bfrbench.methods.flipnet.model import FlipNet
 
     bb = cfg["backbone"]
-    if bb["source"] != "config" and bb["vae_fit"]["steps"]:
-        raise ConfigError("flipnet/diffusion: backbone.vae_fit is only for source: config",
-                          fix="a pretrained VAE stays frozen; set vae_fit.steps: 0")
+    if bb["source"] != "config" and (bb["vae_fit"]["steps"] or bb["unet_fit"]["steps"]):
+        raise ConfigError("flipnet/diffusion: backbone.vae_fit / unet_fit are only for source: config",
+                          fix="a pretrained UNet/VAE stays as it is; set vae_fit.steps and unet_fit.steps to 0")
     embedding, resolution = load_embedding(ctx.models_dir)
     unet, vae, schedule, source = build_backbone(bb, ctx.seed)
     dm = _datamodule(ctx, cfg["data"])
@@ -120,6 +120,12 @@ def train_diffusion(ctx: StageContext, cfg: dict[str, Any]) -> dict[str, Any]:
         from bfrbench.methods.flipnet.vae_fit import fit_vae
 
         vae_report = fit_vae(vae, dm, bb["vae_fit"], ctx.seed, resolution)
+    if bb["unet_fit"]["steps"]:
+        from bfrbench.methods.flipnet.prior_fit import calibrate_latent_scale, fit_unet_prior
+
+        dm.setup("fit")
+        calibrate_latent_scale(vae, dm, resolution, ctx.seed)
+        vae_report["unet_prior_fit"] = fit_unet_prior(unet, vae, dm, bb["unet_fit"], schedule, ctx.seed, resolution)
     backbone_state = ({"unet": unet.state_dict(), "vae": vae.state_dict()} if bb["source"] == "config" else None)
     model = FlipNet(unet, vae, embedding, resolution, cfg["lora"], cfg["boosthub"]["phi"], cfg["adapter"]["hidden"])
     perceptual = build_perceptual(cfg["perceptual"], ctx.seed) if cfg["loss"]["x0_perceptual"] > 0 else None
@@ -134,7 +140,7 @@ def train_diffusion(ctx: StageContext, cfg: dict[str, Any]) -> dict[str, Any]:
     n_all = sum(p.numel() for p in model.parameters())
     torch.save({"backbone": bb, "schedule": schedule, "lora": cfg["lora"], "boosthub": cfg["boosthub"],
                 "adapter": cfg["adapter"], "sampler": cfg["sampler"], "seed": ctx.seed, "resolution": resolution,
-                "trainable": model.trainable_state()}, ctx.out_dir / DIFFUSION_FILE)
+                "vae_scaling_factor": float(vae.config.scaling_factor), "trainable": model.trainable_state()}, ctx.out_dir / DIFFUSION_FILE)
     return _finish(ctx, trainer, work, cfg, {
         "source": f"trained by the suite (FLIPNET diffusion stage on {source}; LoRA rank {cfg['lora']['rank']}, "
                   f"BoostHub on {len(model.boosthub_layers)} self-attention layers)",
