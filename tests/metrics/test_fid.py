@@ -94,15 +94,21 @@ def test_closed_form_on_singular_covariances():
 
 @pytest.fixture(scope="module")
 def random_state():
-    """A random FID-Inception state dict (test-only), with non-trivial batch-norm statistics."""
+    """A random FID-Inception state dict (test-only). He-scaled convolutions and perturbed batch norms keep the
+    activations O(1) through all 94 conv layers (default init shrinks pool3 features to ~1e-7, which would make any
+    comparison trivially pass)."""
     from bfrbench.metrics.inception import build_fid_inception
 
     torch.manual_seed(0)
     state = build_fid_inception().state_dict()
     gen = torch.Generator().manual_seed(1)
     for key, value in state.items():
-        if key.endswith("running_mean"):
-            state[key] = torch.randn(value.shape, generator=gen) * 0.1
+        if key.endswith("conv.weight"):
+            state[key] = torch.randn(value.shape, generator=gen) * (2.0 / value[0].numel()) ** 0.5
+        elif key.endswith("bn.weight"):
+            state[key] = 1 + 0.1 * torch.randn(value.shape, generator=gen)
+        elif key.endswith(("bn.bias", "running_mean")):
+            state[key] = 0.1 * torch.randn(value.shape, generator=gen)
         elif key.endswith("running_var"):
             state[key] = torch.rand(value.shape, generator=gen) + 0.5
     return state
@@ -169,9 +175,11 @@ def test_port_equals_pytorch_fid_inception(ours, theirs, images, ours_basicsr):
     with torch.no_grad():
         ref_basicsr = theirs["basicsr"]((x01 - 0.5) / 0.5)[0].flatten(1).numpy()
         ref_fid = theirs["pytorch_fid"](x01[:1])[0].flatten(1).numpy()
-    assert ours_basicsr.shape == (2, 2048) and np.abs(ours_basicsr).max() > 0  # non-trivial activations
-    np.testing.assert_allclose(ours_basicsr, ref_basicsr, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(inception_features(ours, images[:1], "pytorch_fid"), ref_fid, rtol=1e-5, atol=1e-6)
+    assert ours_basicsr.shape == (2, 2048) and np.abs(ref_basicsr).max() > 1  # O(1) activations: a real comparison
+    # float32 rounding only (measured: 4e-7 of the largest feature)
+    np.testing.assert_allclose(ours_basicsr, ref_basicsr, rtol=0, atol=1e-5 * np.abs(ref_basicsr).max())
+    got_fid = inception_features(ours, images[:1], "pytorch_fid")
+    np.testing.assert_allclose(got_fid, ref_fid, rtol=0, atol=1e-5 * np.abs(ref_fid).max())
 
 
 def test_features_do_not_depend_on_batch(ours, images, ours_basicsr):
@@ -327,7 +335,7 @@ def test_stats_conventions_end_to_end(empty_weights, random_state, monkeypatch, 
     torch.save(random_state, inception_path)
     rng = np.random.default_rng(9)
     mean, basis = rng.normal(size=2048) * 0.1, rng.normal(size=(2048, 64)) * 0.05
-    cov = basis @ basis.T
+    cov = basis @ basis.T + np.eye(2048) * 1e-3  # full rank, as real FFHQ statistics are
     torch.save({"name": "test", "mean": mean, "cov": cov}, empty_weights / "inception_FFHQ_512-f7b384ab.pth")
     np.savez(empty_weights / "ffhq_clean_trainval70k_512.npz", mu=mean, sigma=cov)
     for name in ("inception_fid", "fid_stats_ffhq512_basicsr", "fid_stats_ffhq512_clean"):
