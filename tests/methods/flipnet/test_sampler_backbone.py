@@ -43,3 +43,15 @@ def test_paper_backbone_offline_names_the_model_and_how_to_cache_it(monkeypatch,
         load_pretrained(SD21_BASE)
     text = str(err.value)
     assert SD21_BASE in text and "from_pretrained" in text and "HF_HOME" in text
+
+
+def test_strength_below_one_starts_from_the_noised_condition_with_fewer_steps(monkeypatch):
+    model = tiny_flipnet()
+    calls = []
+    real = model.eps
+    monkeypatch.setattr(model, "eps", lambda *a: calls.append(int(a[1])) or real(*a))
+    DDIMFlipSampler(SCHEDULE, steps=10, strength=0.5).sample(model, torch.rand(1, 3, 32, 32), "restore",
+                                                            torch.randn(1, 4, 8, 8))
+    assert len(calls) == 5 and max(calls) < 600
+    with pytest.raises(ValueError):
+        DDIMFlipSampler(SCHEDULE, steps=10, strength=0.0)

@@ -46,7 +46,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "loss": {"p_degrade": 0.5, "x0_mse": 1.0, "x0_perceptual": 0.1},
         "perceptual": PERCEPTUAL,
         "optim": {"lr": 1e-4, "weight_decay": 0.0},
-        "sampler": {"steps": 50, "eta": 0.0},
+        "sampler": {"steps": 50, "eta": 0.0, "strength": 1.0},  # strength < 1: start from the noised condition
         "data": DATA,
         "trainer": {},
     },

@@ -55,5 +55,6 @@ def load_flipnet(models_dir: Path, device: str = "cpu", sampler_steps: int | Non
     model = FlipNet(unet, vae, embedding, resolution, blob["lora"], blob["boosthub"]["phi"], blob["adapter"]["hidden"])
     model.load_trainable(blob["trainable"])
     steps = sampler_steps or int(blob["sampler"]["steps"])
-    sampler = DDIMFlipSampler(blob["schedule"], steps, float(blob["sampler"]["eta"]))
+    sampler = DDIMFlipSampler(blob["schedule"], steps, float(blob["sampler"]["eta"]),
+                              float(blob["sampler"].get("strength", 1.0)))
     return FlipNetRunner(model, sampler, int(blob["seed"]), device)

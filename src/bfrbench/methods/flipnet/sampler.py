@@ -21,11 +21,13 @@ def image_seed(seed: int, img: np.ndarray) -> int:
 
 
 class DDIMFlipSampler:
-    def __init__(self, schedule: Mapping[str, Any], steps: int, eta: float = 0.0):
+    def __init__(self, schedule: Mapping[str, Any], steps: int, eta: float = 0.0, strength: float = 1.0):
         from diffusers import DDIMScheduler
 
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"sampler.strength must be in (0, 1], got {strength}")
         self.scheduler = DDIMScheduler(**dict(schedule), clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-        self.steps, self.eta = int(steps), float(eta)
+        self.steps, self.eta, self.strength = int(steps), float(eta), float(strength)
 
     @torch.no_grad()
     def sample(self, model, cond_img: torch.Tensor, mode: str, noise: torch.Tensor) -> torch.Tensor:
@@ -35,8 +37,13 @@ class DDIMFlipSampler:
         z_cond = model.encode(cond_img)
         tokens = model.tokens(cond_img, modes)
         self.scheduler.set_timesteps(self.steps, device=cond_img.device)
-        z = noise * self.scheduler.init_noise_sigma
-        for t in self.scheduler.timesteps:
+        timesteps = self.scheduler.timesteps
+        if self.strength < 1.0:  # start from the condition's latent noised to the first kept step (SDEdit-style)
+            timesteps = timesteps[len(timesteps) - max(1, round(self.strength * len(timesteps))):]
+            z = self.scheduler.add_noise(z_cond, noise, timesteps[:1].repeat(b))
+        else:  # pure noise: the paper's setting
+            z = noise * self.scheduler.init_noise_sigma
+        for t in timesteps:
             eps = model.eps(z, t.to(cond_img.device), z_cond, tokens)
             z = self.scheduler.step(eps, t, z, eta=self.eta).prev_sample
         return model.decode(z).clamp(0, 1)
