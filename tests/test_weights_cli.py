@@ -62,3 +62,14 @@ def test_registry_entries_are_well_formed():
         assert asset.name == name and asset.urls and asset.filename
         assert asset.sha256 is None or len(asset.sha256) == 64
         assert all(u.startswith("https://") for u in asset.urls), name
+
+
+def test_a_web_page_is_never_accepted_as_weights(tmp_path, monkeypatch):
+    """Folder links (Google Drive) answer with HTML: refused even for entries without an official sha256."""
+    page = tmp_path / "folder.html"
+    page.write_text("<html><body>Google Drive folder</body></html>")
+    asset = Asset("test_drive", "stats.pth", None, (page.as_uri(),))
+    monkeypatch.setitem(weights.WEIGHTS, asset.name, asset)
+    monkeypatch.setenv("BFRBENCH_CACHE", str(tmp_path / "cache"))
+    assert main(["weights", "fetch", "test_drive"]) == 2
+    assert not (tmp_path / "cache" / "stats.pth").exists()

@@ -84,6 +84,12 @@ def _download(url: str, dest: Path, asset: Asset, progress: bool) -> None:
 
     req = urllib.request.Request(url, headers={"User-Agent": "bfrbench"})
     with urllib.request.urlopen(req, timeout=60) as resp, open(dest, "wb") as out:
+        if resp.headers.get_content_type() == "text/html" and not asset.filename.endswith((".html", ".htm")):
+            # A folder page (Google Drive, Baidu), a login wall or an error page: never a weights file.
+            raise AssetError(
+                f"{url} returned a web page, not the file {asset.filename}",
+                fix=f"open {url} in a browser, download {asset.filename} and put it in $BFRBENCH_WEIGHTS_DIR",
+            )
         total = int(resp.headers.get("Content-Length") or 0) or asset.size
         with tqdm(total=total, unit="B", unit_scale=True, desc=asset.filename, disable=not progress) as bar:
             while block := resp.read(1 << 20):

@@ -93,7 +93,14 @@ def test_no_gt_skips_full_reference_metrics_with_a_reason(folders, tmp_path):
         assert summary["metrics"][name] == {"unavailable": NOT_APPLICABLE_NO_GT}
     assert summary["gt_dir"] is None and summary["n_images"] == 6
     rows = read_csv(tmp_path / "s/per_image.csv")
-    assert rows[0] == ["stem"] and len(rows) == 7
+    # Columns: exactly the no-reference per-image metrics that can run here (the others say why they did not).
+    scored = [n for n in metric_names(full_reference=False) if "value" in summary["metrics"][n]
+              and summary["metrics"][n].get("level") != "set"]
+    assert rows[0] == ["stem", *scored] and len(rows) == 7
+    assert "piqe" in scored  # needs no weights: always runs
+    for name in metric_names(full_reference=False):
+        entry = summary["metrics"][name]
+        assert "value" in entry or entry["unavailable"].startswith("unavailable:"), (name, entry)
     explicit = score_folders(pred_dir, metrics=["psnr_rgb"], progress=False)
     assert explicit["metrics"] == {"psnr_rgb": {"unavailable": NOT_APPLICABLE_NO_GT}}
 

@@ -1,8 +1,8 @@
 """The metric interface every metric implements, and the shared aggregation rules.
 
 Per-image metrics take uint8 RGB batches N x H x W x 3 (prediction, and ground truth for full-reference metrics) and
-return N float64 values. Set-level metrics (FID and friends) cannot be scored image by image: they will implement
-`SetMetric.update`/`compute`; the scoring engine refuses them until that path exists.
+return N float64 values. Set-level metrics (FID and friends) cannot be scored image by image: they subclass
+`bfrbench.metrics.feature_set.FeatureSetMetric` (per-image features, kept for resume, then one value for the set).
 """
 
 from __future__ import annotations
