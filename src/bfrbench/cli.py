@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--testset", default=None, help="pipeline mode: a test set name from params.yaml")
     _add_params(p)
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
+                   help="a metric option, e.g. frechet_dlib.reference_dir=path/to/real_faces (repeatable)")
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--convert-images", action="store_true")
     p.add_argument("--overwrite", action="store_true")

@@ -185,6 +185,7 @@ def cmd_score(args) -> int:
     with stage_run(run_name, profile, {"pred": str(pred), "gt": str(gt), "metrics": metrics or "all",
                                        "batch_size": batch_size}) as run:
         summary = score_folders(pred, gt, metrics=metrics, out_dir=out, batch_size=batch_size,
+                                metric_options=_metric_options(args.option),
                                 resume=not args.no_resume, convert=args.convert_images, progress=not args.no_progress)
         flat = {}
         for name, entry in summary.get("metrics", {}).items():
@@ -201,6 +202,24 @@ def cmd_score(args) -> int:
             run.log_artifact(out / name)
     _say(f"wrote {out}/per_image.csv, {out}/summary.json and {out}/metrics.json")
     return 0
+
+
+def _metric_options(items: list[str]) -> dict[str, dict[str, object]]:
+    """`METRIC.KEY=VALUE` strings -> {metric: {key: value}}; values are parsed as YAML scalars (numbers, booleans)."""
+    import yaml
+
+    from bfrbench.metrics.registry import get_spec
+
+    options: dict[str, dict[str, object]] = {}
+    for item in items:
+        target, sep, raw = item.partition("=")
+        metric, dot, key = target.partition(".")
+        if not (sep and dot and metric and key):
+            raise ConfigError(f"--option {item!r} is not METRIC.KEY=VALUE",
+                              fix="e.g. --option frechet_dlib.reference_dir=path/to/faces")
+        get_spec(metric)
+        options.setdefault(metric, {})[key] = yaml.safe_load(raw) if raw else raw
+    return options
 
 
 def cmd_report(args) -> int:

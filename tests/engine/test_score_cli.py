@@ -32,3 +32,17 @@ def test_score_unpaired_fails_with_names(tmp_path, real_face):
                          cwd=tmp_path)
     assert out.returncode == 2 and "a.png" in out.stderr and "b.png" in out.stderr
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_metric_options_are_parsed_and_checked():
+    import pytest
+
+    from bfrbench.commands import _metric_options
+    from bfrbench.errors import BFRBenchError
+
+    assert _metric_options(["frechet_dlib.reference_dir=/x", "ids_arcface_r18.vqfr_drop_under_1deg=true"]) == {
+        "frechet_dlib": {"reference_dir": "/x"}, "ids_arcface_r18": {"vqfr_drop_under_1deg": True}}
+    with pytest.raises(BFRBenchError, match="METRIC.KEY=VALUE"):
+        _metric_options(["frechet_dlib"])
+    with pytest.raises(BFRBenchError, match="unknown metric"):
+        _metric_options(["no_such_metric.k=1"])
