@@ -38,3 +38,23 @@ def test_extra_pairs_folder_must_hold_lq_and_hq(tiny_faces, tmp_path):
     dm = BFRDataModule(tiny_faces, 32, "codeformer_stage2", 0, extra_pairs=str(tmp_path / "bad"))
     with pytest.raises(BFRBenchError, match="lq/ and hq/"):
         dm.setup("fit")
+
+
+def test_plus_of_work_folder_follows_the_pairs_bytes(tmp_path):
+    from bfrbench.methods.unet_l1_of import folder_fingerprint
+
+    root = _pairs(tmp_path / "flip")
+    before = folder_fingerprint(root)
+    assert folder_fingerprint(root) == before
+    write_image(root / "lq" / "f0_v0.png", np.zeros((32, 32, 3), np.uint8))
+    assert folder_fingerprint(root) != before
+
+
+def test_plus_of_needs_extra_pairs(tiny_faces, tmp_path):
+    from bfrbench.methods.base import StageContext
+    from bfrbench.methods.registry import get_method
+
+    m = get_method("unet_l1_of")
+    ctx = StageContext("unet_l1_of", "train", {"data": {}}, {}, tiny_faces, tmp_path / "o", tmp_path, 0, 32)
+    with pytest.raises(BFRBenchError, match="extra_pairs"):
+        m.train(ctx)

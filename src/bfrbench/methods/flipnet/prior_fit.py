@@ -8,7 +8,8 @@ With `source: pretrained` none of this runs."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch.nn import functional as F

@@ -22,13 +22,17 @@ def _datamodule(ctx: StageContext, data: dict[str, Any]):
                          fast_blur=data["fast_blur"])
 
 
-def _fit(ctx: StageContext, module, dm, cfg: dict[str, Any], name: str):
+def _fit(ctx: StageContext, module, dm, cfg: dict[str, Any], name: str, upstream: tuple[Path, ...] = ()):
+    """Fit with resume; the work folder is keyed by the config AND the bytes of the earlier stages' weights, so a
+    retrained upstream stage never resumes a checkpoint made on top of the old one."""
+    from bfrbench.assets import sha256_file
     from bfrbench.methods.unet_l1 import config_hash
     from bfrbench.training.trainer import fit, trainer_config
 
     tcfg = trainer_config(cfg["trainer"], f"flipnet/{ctx.stage}.trainer")
     work = ctx.extras.get("work_root", Path("checkpoints")) / name / ctx.stage / config_hash(
-        cfg, {"seed": ctx.seed, "size": ctx.size, "faces": str(ctx.faces_dir)})
+        cfg, {"seed": ctx.seed, "size": ctx.size, "faces": str(ctx.faces_dir),
+              "upstream": [sha256_file(p) for p in upstream]})
     return fit(module, dm, tcfg, work, run=ctx.logger, progress=ctx.progress), work
 
 
@@ -77,7 +81,7 @@ def train_embed_align(ctx: StageContext, cfg: dict[str, Any]) -> dict[str, Any]:
     model_cfg = {"channels": blob["config"]["channels"], "dim": blob["config"]["dim"], **cfg["model"]}
     dm = _datamodule(ctx, cfg["data"])
     module = EmbedAlignModule(model_cfg, cfg["optim"], blob["config"]["resolution"], blob["encoders"])
-    trainer, work = _fit(ctx, module, dm, cfg, "flipnet")
+    trainer, work = _fit(ctx, module, dm, cfg, "flipnet", (ctx.models_dir / "embed_ae" / EMBED_AE_FILE,))
     if trainer.global_rank != 0:
         return {}
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +125,10 @@ def train_diffusion(ctx: StageContext, cfg: dict[str, Any]) -> dict[str, Any]:
 
         vae_report = fit_vae(vae, dm, bb["vae_fit"], ctx.seed, resolution)
     if bb["unet_fit"]["steps"]:
-        from bfrbench.methods.flipnet.prior_fit import calibrate_latent_scale, fit_unet_prior
+        from bfrbench.methods.flipnet.prior_fit import (
+            calibrate_latent_scale,
+            fit_unet_prior,
+        )
 
         dm.setup("fit")
         calibrate_latent_scale(vae, dm, resolution, ctx.seed)
@@ -130,7 +137,7 @@ def train_diffusion(ctx: StageContext, cfg: dict[str, Any]) -> dict[str, Any]:
     model = FlipNet(unet, vae, embedding, resolution, cfg["lora"], cfg["boosthub"]["phi"], cfg["adapter"]["hidden"])
     perceptual = build_perceptual(cfg["perceptual"], ctx.seed) if cfg["loss"]["x0_perceptual"] > 0 else None
     module = FlipNetDiffusionModule(model, schedule, cfg["loss"], cfg["optim"], perceptual)
-    trainer, work = _fit(ctx, module, dm, cfg, "flipnet")
+    trainer, work = _fit(ctx, module, dm, cfg, "flipnet", (ctx.models_dir / "embed_align" / EMBEDDING_FILE,))
     if trainer.global_rank != 0:
         return {}
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
