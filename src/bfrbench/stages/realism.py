@@ -26,22 +26,28 @@ def _images(folder: Path, batch: int):
         yield np.stack([read_image(f) for f in files[start : start + batch]])
 
 
-def _score_set(name: str, folder: Path, real_dir: Path, metric_names: list[str], batch: int) -> dict[str, Any]:
+def _build(metric_names: list[str], real_dir: Path) -> dict[str, tuple[Any, bool]]:
+    """One instance per metric for all sets (a set-level metric embeds the real reference set once)."""
     from bfrbench.errors import BFRBenchError
     from bfrbench.metrics.base import SetMetric
     from bfrbench.metrics.registry import create_metric
 
-    out: dict[str, Any] = {}
+    built = {}
     for metric_name in metric_names:
-        set_level = None
         try:
-            metric = create_metric(metric_name, reference_dir=str(real_dir))
-            set_level = True
+            metric, set_level = create_metric(metric_name, reference_dir=str(real_dir)), True
         except BFRBenchError:  # per-image metrics take no reference_dir
-            metric = create_metric(metric_name)
-            set_level = False
+            metric, set_level = create_metric(metric_name), False
         if set_level and not isinstance(metric, SetMetric):
             raise TypeError(f"{metric_name} accepted reference_dir but is not a set-level metric")
+        built[metric_name] = (metric, set_level)
+    return built
+
+
+def _score_set(name: str, folder: Path, real_dir: Path, metrics: dict[str, tuple[Any, bool]],
+               batch: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for metric_name, (metric, set_level) in metrics.items():
         if set_level and name == "real":
             continue  # the real set against itself is 0 by construction
         reason = metric.check_available()
@@ -79,7 +85,8 @@ def measure_realism(cfg: Mapping[str, Any], degraded_root: Path, out: Path, over
     for name, folder in sets.items():
         if not folder.is_dir():
             raise BFRBenchError(f"{folder}: LQ set {name!r} not found", fix=f"run `bfrbench degrade --method {name}`")
-    rows = {name: _score_set(name, folder, real_dir, metric_names, batch) for name, folder in sets.items()}
+    built = _build(metric_names, real_dir)
+    rows = {name: _score_set(name, folder, real_dir, built, batch) for name, folder in sets.items()}
     summary = {"real_lq": str(real_dir), "metrics": metric_names, "sets": rows,
                "meta": {s: json.loads((degraded_root / s / "meta.json").read_text()) for s in SETS}}
     flat = {f"{s}/{m}": e["value"] for s, r in rows.items() for m, e in r.items()
