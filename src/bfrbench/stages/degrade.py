@@ -23,7 +23,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "sampler_steps": 0,  # 0 = the steps the diffusion stage was configured with
     "naive": {"degradation": {"preset": "codeformer_stage2"}},
     "real_lq": "artifacts/faces/real_lq",  # the real LQ set realism is measured against
-    "realism_metrics": ["frechet_dlib", "niqe"],
+    "realism_metrics": ["frechet_dlib", "niqe", "piqe"],
 }
 
 
