@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from bfrbench.errors import BFRBenchError
 from bfrbench.io.images import write_image
 from bfrbench.stages.realism import measure_realism
 
@@ -28,5 +29,5 @@ def test_realism_scores_each_synthetic_set_against_the_real_one(real_face, tmp_p
         assert s["sets"][name]["frechet_dlib"]["value"] >= 0
     flat = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert "flipnet/frechet_dlib" in flat
-    with pytest.raises(Exception):  # nothing overwritten without --overwrite
+    with pytest.raises(BFRBenchError):  # nothing overwritten without --overwrite
         measure_realism(cfg, tmp_path / "deg", tmp_path / "out")
