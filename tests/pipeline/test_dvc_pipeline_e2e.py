@@ -56,7 +56,9 @@ def repo(tmp_path_factory):
 
 def _table_rows(md: str, testset: str) -> list[list[str]]:
     section = md.split(f"## {testset}\n", 1)[1].split("\n## ", 1)[0]
-    lines = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| method")]
+    # The leaderboard is the first table of the section (quoted numbers and FLIPNET tables may follow it).
+    table = section.split("| method", 1)[1].split("\n\n", 1)[0]
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
     return [[c.strip() for c in line.strip("|").split("|")] for line in lines]
 
 
