@@ -79,7 +79,7 @@ class VQGANStage(_Stage):
         opt_g.zero_grad()
         self.manual_backward(total)
         opt_g.step()
-        update_ema(self.net_ema, self.net, self.hparams.ema_decay)
+        update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
         if use_gan:
             self.disc.requires_grad_(True)
             opt_d.zero_grad()
@@ -147,7 +147,7 @@ class CodePredictionStage(_Stage):
         return total
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        update_ema(self.net_ema, self.net, self.hparams.ema_decay)
+        update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
 
     def _restore_val(self, lq, hq):
         return self.net_ema(lq, w=0)[0]
@@ -193,7 +193,7 @@ class CFTStage(CodePredictionStage):
         opt_g.zero_grad()
         self.manual_backward(total)
         opt_g.step()
-        update_ema(self.net_ema, self.net, self.hparams.ema_decay)
+        update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
         if use_gan:
             self.disc.requires_grad_(True)
             opt_d.zero_grad()

@@ -63,7 +63,7 @@ class PriorStage(L.LightningModule):
         return terms["loss"]
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        update_ema(self.net_ema, self.net, self.hparams.ema_decay)
+        update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
 
     def validation_step(self, batch, batch_idx):
         gen = torch.Generator(device="cpu").manual_seed(batch_idx)  # the same draws at every validation
