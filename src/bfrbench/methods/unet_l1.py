@@ -39,7 +39,10 @@ class _Restorer:
 
 
 def config_hash(cfg: dict[str, Any], extra: dict[str, Any]) -> str:
-    blob = json.dumps({"cfg": cfg, **extra}, sort_keys=True, default=str)
+    """Key of a resume folder: the config, the run's identity (`extra`) and the package's code."""
+    from bfrbench.training.fingerprint import code_fingerprint
+
+    blob = json.dumps({"cfg": cfg, **extra, "code": code_fingerprint()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
