@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bfrbench.methods.unet_l1 import config_hash
+from bfrbench.training.fingerprint import config_hash
 from bfrbench.training import fingerprint
 
 

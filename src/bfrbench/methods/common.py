@@ -8,7 +8,6 @@ card (`source`), and the restorer follows the card, so the report says which of 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -50,13 +49,10 @@ def card_is_official(card: Mapping[str, Any]) -> bool:
     return str(card.get("source", "")).startswith(OFFICIAL)
 
 
-def config_hash(cfg: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
-    blob = json.dumps({"cfg": cfg, **extra}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
 def work_dir(ctx, method: str, cfg: Mapping[str, Any]) -> Path:
-    """Resume folder keyed by the config, outside the DVC output (as unet_l1)."""
+    """Resume folder keyed by the config and the code, outside the DVC output (as unet_l1)."""
+    from bfrbench.training.fingerprint import config_hash
+
     return ctx.extras.get("work_root", Path("checkpoints")) / method / ctx.stage / config_hash(
         cfg, {"seed": ctx.seed, "size": ctx.size, "faces": str(ctx.faces_dir)})
 

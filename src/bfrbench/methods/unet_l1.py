@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 from bfrbench.config import merge_known
 from bfrbench.errors import BFRBenchError
 from bfrbench.methods.base import StageContext, write_card
+from bfrbench.training.fingerprint import config_hash  # re-exported: methods import it from here
 
 DEFAULTS: dict[str, Any] = {
     "model": {"channels": [32, 64, 128]},
@@ -36,14 +36,6 @@ class _Restorer:
         with torch.inference_mode():
             x = torch.stack([to_tensor(img) for img in lq]).to(self.device)
             return to_uint8(self.module(x))
-
-
-def config_hash(cfg: dict[str, Any], extra: dict[str, Any]) -> str:
-    """Key of a resume folder: the config, the run's identity (`extra`) and the package's code."""
-    from bfrbench.training.fingerprint import code_fingerprint
-
-    blob = json.dumps({"cfg": cfg, **extra, "code": code_fingerprint()}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def trained_steps(trainer, ckpt_dir: Path) -> int:

@@ -8,8 +8,10 @@ again. DVC re-runs a train stage when its code changes; the resume key must chan
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Mapping
 
 
 @lru_cache(maxsize=1)
@@ -20,3 +22,9 @@ def code_fingerprint() -> str:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
+
+
+def config_hash(cfg: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    """Key of a resume folder: the stage's config, the run's identity (`extra`: seed, size, faces) and the code."""
+    blob = json.dumps({"cfg": cfg, **extra, "code": code_fingerprint()}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
