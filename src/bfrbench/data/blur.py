@@ -170,21 +170,42 @@ def _factorise(k: np.ndarray, budget: float, max_terms: int, symmetric: bool) ->
         return rows[None], (cols / total)[None]
     if max_terms < 2:
         return None
+    weights, us, vs = _svd_terms(k, symmetric)
+    # The residual after c terms has Frobenius norm sqrt(sum_{t >= c} s_t^2), and an l1 norm at least that large:
+    # counts whose tail is above the budget cannot meet it, so the sequential l1 checks start at the first that can.
+    tail = np.sqrt(np.cumsum((weights**2)[::-1])[::-1])
+    possible = np.flatnonzero(tail[1:] <= budget)
+    count = int(possible[0]) + 1 if len(possible) else len(weights)
+    if count > max_terms:
+        return None
+    residual = k - (us[:count].T * weights[:count]) @ vs[:count]
+    while np.abs(residual).sum() > budget:  # the fewest leading terms within budget
+        if count == min(max_terms, len(weights)):
+            return None
+        residual -= weights[count] * np.outer(us[count], vs[count])
+        count += 1
+    root = np.sqrt(weights[:count])[:, None]
+    return root * us[:count], root * vs[:count]
+
+
+_SVD_CACHE = threading.local()
+
+
+def _svd_terms(k: np.ndarray, symmetric: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(singular values, left vectors, right vectors) as rows, largest first; the last kernel's are kept per thread
+    (planning a fused blur+resize asks twice: once for `plan_blur`, once with more terms for the fused route)."""
+    key = (k.shape, k.tobytes(), symmetric)
+    cached = getattr(_SVD_CACHE, "last", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     if symmetric:
         terms = _parity_svd(k)
+        result = (np.array([t[0] for t in terms]), np.array([t[1] for t in terms]), np.array([t[2] for t in terms]))
     else:
         u, s, vt = np.linalg.svd(k)
-        terms = [(s[t], u[:, t], vt[t]) for t in range(len(s))]
-    residual, count = k.copy(), 0
-    for s, u, v in terms[:max_terms]:  # the fewest leading terms within budget (stop early: up to 41 of them)
-        residual -= s * np.outer(u, v)
-        count += 1
-        if np.abs(residual).sum() <= budget:
-            break
-    else:
-        return None
-    kept = terms[:count]
-    return (np.array([np.sqrt(s) * u for s, u, _ in kept]), np.array([np.sqrt(s) * v for s, _, v in kept]))
+        result = (s, u.T.copy(), vt)
+    _SVD_CACHE.last = (key, result)
+    return result
 
 
 def _separable_plan(k: np.ndarray, budget: float, anchor: tuple[int, int], max_terms: int) -> BlurPlan | None:
@@ -270,62 +291,111 @@ def plan_blur(kernel: np.ndarray, budget: float = TRUNCATION_BUDGET, fft: bool =
     return min(valid, key=lambda p: p.cost)  # ties go to the earliest: the reference call
 
 
-_FFT_BUFFERS = threading.local()  # per thread: reused DFT buffers (fresh 1.3 MB arrays cost page faults each call)
+_WORKSPACE = threading.local()
 
 
-def _fft_buffers(fh: int, fw: int) -> dict:
-    cache = getattr(_FFT_BUFFERS, "by_size", None)
-    if cache is None or cache["size"] != (fh, fw):
-        cache = {"size": (fh, fw), "taps": np.zeros((fh, fw), np.float32), "plane": np.zeros((fh, fw), np.float32)}
-        cache.update({name: np.empty((fh, fw), np.float32) for name in ("kernel", "spectrum", "product", "result")})
-        _FFT_BUFFERS.by_size = cache
-    return cache
+def workspace(name: str, shape: tuple[int, ...], dtype, zeros: bool = False) -> np.ndarray:
+    """A per-thread buffer, reused while `shape` and `dtype` stay the same (in training: every sample).
+
+    Why: a fresh multi-MB array is fresh pages, and on the dev box's VM each first touch of a page costs more than
+    computing into it (a 3 MB cv2.split of a 512 px float image: 3.5 ms fresh, 0.6 ms into reused planes).
+    The caller must be done with the buffer before it asks for the same name again.
+    """
+    cache = getattr(_WORKSPACE, "buffers", None)
+    if cache is None:
+        cache = _WORKSPACE.buffers = {}
+    buf = cache.get(name)
+    if buf is None or buf.shape != tuple(shape) or buf.dtype != np.dtype(dtype):
+        buf = cache[name] = (np.zeros if zeros else np.empty)(shape, dtype)
+    return buf
+
+
+def fft_size(n: int) -> int:
+    """The smallest 2-3-5-7-smooth length >= n: what the FFT libraries run fastest (560 for a 552 px padded face,
+    where OpenCV's 2-3-5 sizes need 576)."""
+    from scipy.fft import next_fast_len
+
+    return next_fast_len(n)
+
+
+def _padded_planes(img: np.ndarray, kernel_shape: tuple[int, int], anchor: tuple[int, int]) -> np.ndarray:
+    """(C, fh, fw) float32: every channel of img reflect-101 padded as filter2D pads it (uint8 divided by 255 first,
+    = astype(float32) / 255 bit for bit), then zero-padded to FFT sizes. A per-thread buffer whose zeros stay zeros:
+    for a given (C, ph, pw), only its [:ph, :pw] corner is ever written."""
+    import cv2
+
+    kh, kw = kernel_shape
+    ax, ay = anchor
+    top, bottom, left, right = ay, kh - 1 - ay, ax, kw - 1 - ax
+    h, w = img.shape[:2]
+    channels = img.shape[2] if img.ndim == 3 else 1
+    ph, pw = h + top + bottom, w + left + right
+    buf = workspace(f"fft_planes_{ph}x{pw}", (channels, fft_size(ph), fft_size(pw)), np.float32, zeros=True)
+    if channels == 1:
+        planes = [img.reshape(h, w)]
+    else:
+        planes = list(workspace("fft_split", (channels, h, w), img.dtype))
+        cv2.split(img, planes)
+    for c, plane in enumerate(planes):
+        if plane.dtype == np.uint8:
+            plane = np.divide(plane, np.float32(255.0), out=workspace("fft_u8_plane", (h, w), np.float32))
+        cv2.copyMakeBorder(plane, top, bottom, left, right, cv2.BORDER_REFLECT_101, dst=buf[c, :ph, :pw])
+    return buf
+
+
+def fft_correlate_planes(img: np.ndarray, kernel: np.ndarray, anchor: tuple[int, int]) -> np.ndarray:
+    """filter2D's correlation of every channel of `img` (float32, or uint8 read as img / 255) with `kernel` at
+    `anchor`, by float32 real FFTs (torch.fft, all channels in one call): (C, fh, fw), the result in its
+    [:, :h, :w] corner. The FFT sizes cover the padded image, so the correlation is linear, not circular, there.
+    A per-thread buffer: use it before the next call. (An inverse of only the rows a downsample reads, a column
+    transform then a row transform, was slower: torch's strided column FFT costs more than the whole irfft2.)"""
+    import torch
+
+    buf = _padded_planes(img, kernel.shape, anchor)
+    channels, fh, fw = buf.shape
+    spectrum = torch.from_numpy(workspace("fft_spectrum", (channels, fh, fw // 2 + 1), np.complex64))
+    torch.fft.rfft2(torch.from_numpy(buf), out=spectrum)
+    # The kernel has kh non-zero rows: a real FFT of those rows, then a full FFT down the columns (cheaper than
+    # rfft2 of the zero-padded plane). Correlation = product with the kernel spectrum's conjugate.
+    taps = torch.from_numpy(np.ascontiguousarray(kernel, dtype=np.float32))
+    kernel_spectrum = torch.fft.fft(torch.fft.rfft(taps, n=fw, dim=-1), n=fh, dim=0)
+    spectrum.mul_(kernel_spectrum.conj_physical_())
+    out = workspace("fft_result", buf.shape, np.float32)
+    torch.fft.irfft2(spectrum, s=(fh, fw), out=torch.from_numpy(out))
+    return out
 
 
 def fft_correlate(img: np.ndarray, kernel: np.ndarray, anchor: tuple[int, int]) -> np.ndarray:
-    """filter2D's correlation (reflect-101 borders, `anchor` = (x, y) in the kernel) by a float32 FFT per channel."""
+    """filter2D's correlation (reflect-101 borders, `anchor` = (x, y) in the kernel) by a float32 FFT, see
+    `fft_correlate_planes`. img: HxW or HxWxC, float32 or uint8 (read as img / 255). Returns float32, img's shape."""
     import cv2
 
     h, w = img.shape[:2]
-    kh, kw = kernel.shape
-    ax, ay = anchor
-    padded = cv2.copyMakeBorder(img, ay, kh - 1 - ay, ax, kw - 1 - ax, cv2.BORDER_REFLECT_101)
-    if padded.ndim == 2:
-        padded = padded[:, :, None]
-    ph, pw = padded.shape[:2]
-    # A linear (not circular) correlation for every output we keep: the FFT size covers the padded image.
-    fh, fw = cv2.getOptimalDFTSize(ph), cv2.getOptimalDFTSize(pw)
-    buf = _fft_buffers(fh, fw)
-    taps, plane = buf["taps"], buf["plane"]
-    taps[:kh, :kw] = kernel  # zero elsewhere: only this corner is ever written, and cleared below
-    spectrum = cv2.dft(taps, dst=buf["kernel"])
-    taps[:kh, :kw] = 0
-    out = np.empty((h, w, padded.shape[2]), dtype=np.float32)
-    for c in range(padded.shape[2]):
-        plane[:ph, :pw] = padded[:, :, c]  # zero beyond (ph, pw), as above
-        image_spectrum = cv2.dft(plane, dst=buf["spectrum"])
-        product = cv2.mulSpectrums(image_spectrum, spectrum, 0, c=buf["product"], conjB=True)
-        out[:, :, c] = cv2.idft(product, dst=buf["result"], flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)[:h, :w]
-    plane[:ph, :pw] = 0
+    full = fft_correlate_planes(img, kernel, anchor)
+    planes = [full[c, :h, :w] for c in range(full.shape[0])]
+    out = cv2.merge(planes) if len(planes) > 1 else planes[0].copy()  # merge: planar -> interleaved, one pass
     return out.reshape(img.shape)
 
 
-def blur(img: np.ndarray, kernel: np.ndarray, budget: float = TRUNCATION_BUDGET) -> np.ndarray:
+def blur(img: np.ndarray, kernel: np.ndarray, budget: float = TRUNCATION_BUDGET, plan: BlurPlan | None = None
+         ) -> np.ndarray:
     """`cv2.filter2D(img, -1, kernel.astype(float32), borderType=BORDER_REFLECT_101)` within `ERROR_BOUND`, faster.
 
     img: float32 HxW or HxWxC with values in [0, 1] (the bound scales with max|img| otherwise).
     kernel: a 2-D float kernel, anchored at its centre like filter2D's default. Returns float32, img's shape.
+    plan: `plan_blur(kernel, budget)` if the caller already has it (planning costs ~0.1-0.5 ms).
     """
     import cv2  # here, not at the top: `bfrbench --help` must not pay for OpenCV (tests/test_cli_startup.py)
 
     if img.dtype != np.float32:
         raise ValueError(f"blur expects a float32 image, got {img.dtype}")
-    plan = plan_blur(kernel, budget)
+    if plan is None:
+        plan = plan_blur(kernel, budget)
     border = cv2.BORDER_REFLECT_101
     if plan.method == "scale":
         return img * plan.taps[0, 0]
     if plan.method == "fft":
-        return fft_correlate(img, plan.taps, plan.anchor).reshape(img.shape)
+        return fft_correlate(img, plan.taps, plan.anchor)
     if plan.method in ("dense", "reference"):
         out = cv2.filter2D(img, -1, plan.taps, anchor=plan.anchor, borderType=border)
     else:

@@ -32,7 +32,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bfrbench.data.blur import TRUNCATION_BUDGET, BlurPlan, _separable_plan, blur, plan_blur
+from bfrbench.data.blur import (
+    TRUNCATION_BUDGET,
+    BlurPlan,
+    _separable_plan,
+    blur,
+    fft_correlate_planes,
+    plan_blur,
+)
 
 ROUNDING_LIMIT = 1e-4  # max proven rounding bound of a fused plan (inputs in [0, 1])
 _UNIT_ROUNDOFF = 2.0**-24
@@ -74,13 +81,20 @@ def reflect101(index: np.ndarray, n: int) -> np.ndarray:
 
 def _taps_and_indices(taps: np.ndarray, anchor: int, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     """Entries of the (R, n_out, n_in) matrices M_t = R B_t (resize rows times reflect-101 correlation with taps[t]):
-    source index (n_out, 2L) and weight (R, n_out, 2L); repeated indices add up."""
-    i0, i1, w1 = linear_taps(n_in, n_out)
-    w1 = w1.astype(np.float64)
-    offsets = np.arange(taps.shape[1]) - anchor
-    index = reflect101(np.concatenate([i0[:, None] + offsets, i1[:, None] + offsets], axis=1), n_in)
-    weight = np.concatenate([(1.0 - w1)[None, :, None] * taps[:, None, :], w1[None, :, None] * taps[:, None, :]],
-                            axis=2)
+    source index (n_out, L + 1) and weight (R, n_out, L + 1); repeated indices (reflected borders) add up.
+
+    The resize's second row i1 is i0 + 1, or i0 itself with weight 0 at a clamped edge (`linear_taps`), so output
+    row d is one run of L + 1 taps from i0 - anchor: (1 - w) [taps, 0] + w [0, taps]. Half the entries that two
+    separate runs would scatter (building the bands is a visible share of a fused call).
+    """
+    i0, _, w1 = linear_taps(n_in, n_out)
+    w1 = w1.astype(np.float64)[None, :, None]
+    n_terms, length = taps.shape
+    zero = np.zeros((n_terms, 1))
+    first = np.concatenate([taps, zero], axis=1)[:, None, :]
+    second = np.concatenate([zero, taps], axis=1)[:, None, :]
+    weight = (1.0 - w1) * first + w1 * second
+    index = reflect101(i0[:, None] + (np.arange(length + 1) - anchor), n_in)
     return index, weight
 
 
@@ -123,15 +137,16 @@ def _banded(taps: np.ndarray, anchor: int, n_in: int, n_out: int, band: int, lay
     span, size = high - low, stop - start
     offset = np.concatenate([[0], np.cumsum(span * size * n_terms)])
     which = np.arange(n_out) // band  # band of each output row
-    d = (np.arange(n_out) - start[which])[:, None, None]  # row inside its band
-    i = (index - low[which][:, None])[:, :, None]  # input inside its band's span
-    t = np.arange(n_terms)[None, None, :]
-    k, m = span[which][:, None, None], size[which][:, None, None]
-    if layout == "in_t_out":
-        local = (i * n_terms + t) * m + d
-    else:
-        local = (d * k + i) * n_terms + t
-    flat = (offset[which][:, None, None] + local).ravel()
+    d = (np.arange(n_out) - start[which])[:, None]  # row inside its band
+    i = index - low[which][:, None]  # input inside its band's span
+    k, m = span[which][:, None], size[which][:, None]
+    t = np.arange(n_terms)
+    # Position of entry (d, i, t) in `values`: the (d, i) part on the small (n_out, L + 1) grid, t added once.
+    if layout == "in_t_out":  # (i * R + t) * m + d
+        flat = (offset[which][:, None] + i * (n_terms * m) + d)[:, :, None] + m[:, :, None] * t
+    else:  # (d * k + i) * R + t
+        flat = (offset[which][:, None] + (d * k + i) * n_terms)[:, :, None] + t
+    flat = flat.ravel()
     values = np.bincount(flat, weight.transpose(1, 2, 0).ravel(), minlength=int(offset[-1])).astype(np.float32)
     blocks = []
     for b in range(len(start)):
@@ -199,7 +214,7 @@ def plan_blur_resize(kernel: np.ndarray, shape: tuple[int, int], dsize: tuple[in
     best = FusedPlan("separate", separate, separate.rounding_bound, separate.cost * _MS_PER_BLUR_UNIT * h * w
                      + resize_ms)
     k = np.asarray(kernel, dtype=np.float32).astype(np.float64)
-    if k.ndim != 2 or dh * 2 > h or dw * 2 > w:  # below 2x downscale the resize reads every row: nothing to skip
+    if k.ndim != 2 or dh > h or dw > w:  # an upsample reads every row and column: nothing to skip
         return best
     factors = _separable_plan(k, budget, (k.shape[1] // 2, k.shape[0] // 2), max_terms=min(k.shape))
     if factors is None:
@@ -251,6 +266,18 @@ def _planar(img: np.ndarray) -> np.ndarray:
     return buf
 
 
+def _fft_resize(img: np.ndarray, plan: BlurPlan, dh: int, dw: int) -> np.ndarray:
+    """The "fft" blur plan, then the resize straight from its planes (row-strided views, no copies)."""
+    import cv2
+
+    h, w = img.shape[:2]
+    full = fft_correlate_planes(img, plan.taps, plan.anchor)
+    planes = [full[c, :h, :w] for c in range(full.shape[0])]
+    if (dh, dw) != (h, w):
+        planes = [cv2.resize(p, (dw, dh), interpolation=cv2.INTER_LINEAR) for p in planes]
+    return cv2.merge(planes).reshape(dh, dw, img.shape[2])
+
+
 def blur_resize(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int],
                 budget: float = TRUNCATION_BUDGET) -> np.ndarray:
     """`cv2.resize(cv2.filter2D(x, -1, k32, borderType=BORDER_REFLECT_101), dsize, interpolation=INTER_LINEAR)`
@@ -268,10 +295,12 @@ def blur_resize(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int],
     if dw < 1 or dh < 1:
         raise ValueError(f"blur_resize: target size must be at least 1x1, got {dsize}")
     plan = plan_blur_resize(kernel, (h, w), (dw, dh), budget)
+    if plan.method == "separate" and plan.blur_plan.method == "fft":
+        return _fft_resize(img, plan.blur_plan, dh, dw)
     if plan.method == "separate":
         if img.dtype == np.uint8:
             img = np.divide(img, np.float32(255.0), dtype=np.float32)  # = astype(float32) / 255, bit for bit
-        out = blur(img, kernel, budget)
+        out = blur(img, kernel, budget, plan=plan.blur_plan)
         if (dh, dw) != (h, w):
             out = cv2.resize(out, (dw, dh), interpolation=cv2.INTER_LINEAR)
         return out.reshape(dh, dw, img.shape[2])

@@ -221,6 +221,8 @@ def apply_degradation(hq: np.ndarray, params: DegradationParams, noise: np.ndarr
         drawn *= np.float32(params.noise_sigma / 255.0)
         drawn += img
         img = np.clip(drawn, 0.0, 1.0, out=drawn)
+    if fast_blur:
+        return _fast_tail(img, params, h, w)
     # The peers pass a float quality; OpenCV >= 4.5.4 rejects it, so the quality is an int by construction.
     # = clip(round(img * 255), 0, 255) as uint8 (half to even), bit for bit: img >= -1e-7 here, and |x| < 0.5 -> 0
     u8 = cv2.convertScaleAbs(np.ascontiguousarray(img), alpha=255.0)
@@ -238,6 +240,35 @@ def apply_degradation(hq: np.ndarray, params: DegradationParams, noise: np.ndarr
         img = np.stack([gray] * 3, axis=-1)
     # = clip(round(img * 255), 0, 255) as uint8 for img >= 0 (round half to even), bit for bit, 6x faster
     return cv2.convertScaleAbs(np.ascontiguousarray(img), alpha=255.0)
+
+
+def _fast_tail(img: np.ndarray, params: DegradationParams, h: int, w: int) -> np.ndarray:
+    """The exact path's tail (8-bit rounding, JPEG, upsample, colour shift, gray, rounding), bit for bit the same
+    output for the same input (tests/data/test_blur_resize.py), in fewer and contiguous passes.
+
+    Why a second copy: numpy and OpenCV handle the channel-reversed views and the (3,)-broadcast of the exact tail
+    with 3-element inner loops, and the encoder copies a reversed view first: ~3 ms of a 512 px sample. The exact
+    path keeps its own code, which is the one the bit-exactness tests against BasicSR pin down.
+    """
+    import cv2
+
+    u8 = cv2.convertScaleAbs(np.ascontiguousarray(img), alpha=255.0)  # as the exact path (img >= -1e-7)
+    bgr = cv2.cvtColor(u8, cv2.COLOR_RGB2BGR)  # a channel swap: the same bytes the encoder gets from u8[..., ::-1]
+    ok, buf = cv2.imencode(".jpg", bgr, [int(cv2.IMWRITE_JPEG_QUALITY), int(params.jpeg_quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    # libjpeg writes RGB itself: the same values as IMREAD_COLOR's BGR reversed, without the reversed-view divide
+    img = np.divide(cv2.imdecode(buf, cv2.IMREAD_COLOR_RGB), np.float32(255.0), dtype=np.float32)
+    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    if params.color_shift is not None:
+        # The same float32 additions as img += shift, over rows of w * 3 values instead of 3-value inner loops
+        flat = img.reshape(h, w * 3)
+        flat += np.tile(np.asarray(params.color_shift, dtype=np.float32), w)
+        np.clip(img, 0.0, 1.0, out=img)
+    if params.gray:
+        # GRAY2RGB copies the gray value into all three channels, as np.stack([gray] * 3, axis=-1) does
+        img = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    return cv2.convertScaleAbs(img, alpha=255.0)
 
 
 def _as_range(value: Any, key: str) -> tuple[float, float]:

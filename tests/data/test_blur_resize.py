@@ -1,0 +1,93 @@
+"""The degradation's fast path against the exact one: `blur_resize` against cv2.resize(cv2.filter2D(...)), and the
+fast tail of `apply_degradation` against the exact tail (bit for bit)."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+import bfrbench.data.blur_resize as blur_resize_module
+from bfrbench.data.blur import FFT_ERROR, TRUNCATION_BUDGET
+from bfrbench.data.blur_resize import blur_resize, plan_blur_resize
+from bfrbench.data.degradation import PRESETS, DegradationParams, DegradationPipeline, apply_degradation, gaussian_kernel
+
+FLOAT32_RESIZE_SLACK = 4 * 2.0**-24  # OpenCV's own float32 resize rounding, in either path, values <= 1
+
+
+def exact(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int]) -> np.ndarray:
+    x = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else img
+    out = cv2.filter2D(x, -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT_101)
+    return cv2.resize(out, dsize, interpolation=cv2.INTER_LINEAR).reshape(dsize[1], dsize[0], img.shape[2])
+
+
+@pytest.fixture(scope="module")
+def face() -> np.ndarray:
+    from skimage import data
+
+    return cv2.resize(data.astronaut()[20:220, 130:330], (160, 160), interpolation=cv2.INTER_CUBIC)
+
+
+def check(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int]) -> str:
+    plan = plan_blur_resize(kernel, img.shape[:2], dsize)
+    got, want = blur_resize(img, kernel, dsize), exact(img, kernel, dsize)
+    assert got.shape == want.shape and got.dtype == np.float32
+    err = float(np.abs(got.astype(np.float64) - want).max())
+    assert plan.blur_plan.truncation_error <= TRUNCATION_BUDGET
+    assert err <= plan.error_bound + FLOAT32_RESIZE_SLACK, (plan.method, plan.blur_plan.method, err, plan.error_bound)
+    return plan.method if plan.method == "fused" else plan.blur_plan.method
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.3, 1.9, 2.0, 3.7, 8.0, 23.0])
+def test_every_route_stays_within_its_bound_across_scales(face, scale):
+    rng = np.random.default_rng(3)
+    images = (face, (rng.random((96, 112, 3)) < 0.5).astype(np.float32))  # 0/1 pixels: the worst case for the bound
+    routes = set()
+    for img in images:
+        h, w = img.shape[:2]
+        dsize = (max(1, int(w // scale)), max(1, int(h // scale)))
+        for sx, sy, theta in [(0.2, 0.2, 0.0), (2.0, 2.0, 0.0), (9.0, 9.0, 0.0), (6.0, 1.0, 0.0), (7.0, 2.0, 0.9),
+                              (12.0, 0.3, math.pi / 5), (0.5, 0.3, 2.0), (4.3, 9.9, 2.16)]:
+            routes.add(check(img, gaussian_kernel(41, sx, sy, theta), dsize))
+    assert "fused" in routes or scale == 1.0  # a downscale reads fewer rows than the blur makes: fusing can pay
+
+
+def test_thin_rotated_kernel_takes_the_fft_route_within_its_measured_error(face):
+    kernel = gaussian_kernel(41, 12.0, 0.3, math.pi / 5)  # a thin slanted line: full rank, no cheap factors
+    plan = plan_blur_resize(kernel, face.shape[:2], (140, 140))
+    assert plan.method == "separate" and plan.blur_plan.method == "fft"
+    err = np.abs(blur_resize(face, kernel, (140, 140)).astype(np.float64) - exact(face, kernel, (140, 140))).max()
+    assert err <= FFT_ERROR / 4
+
+
+def test_uint8_and_float_inputs_agree(face):
+    for kernel, dsize in [(gaussian_kernel(41, 3.0, 3.0, 0.0), (40, 40)), (gaussian_kernel(41, 12.0, 0.3, 0.6),
+                                                                        (150, 150))]:
+        a = blur_resize(face, kernel, dsize)
+        b = blur_resize(face.astype(np.float32) / 255.0, kernel, dsize)
+        assert np.array_equal(a, b)
+
+
+def test_sampled_presets_are_close_to_the_exact_path(face):
+    for preset in sorted(PRESETS):
+        pipe = DegradationPipeline(PRESETS[preset], seed=5)
+        for i in range(10):
+            p = pipe.params_for(i)
+            kernel = gaussian_kernel(p.kernel_size, p.sigma_x, p.sigma_y, p.theta)
+            check(face, kernel, (max(1, int(160 // p.scale)), max(1, int(160 // p.scale))))
+
+
+def _exact_blur_resize(img, kernel, dsize, budget=TRUNCATION_BUDGET):
+    return exact(img, kernel, dsize)
+
+
+@pytest.mark.parametrize("preset", ["gfpgan", "difface"])
+def test_fast_tail_is_bit_identical_to_the_exact_tail(face, preset, monkeypatch):
+    # With the exact blur and downsample swapped in, fast_blur=True must give the exact path's bytes: everything
+    # after the downsample (noise, JPEG, upsample, colour shift, gray, rounding) is the same computation.
+    monkeypatch.setattr(blur_resize_module, "blur_resize", _exact_blur_resize)
+    pipe = DegradationPipeline(PRESETS[preset], seed=2)
+    params = [pipe.params_for(i) for i in range(8)]
+    extra = DegradationParams(0, "iso", 2.0, 2.0, 0.0, 1.5, 9.0, 41, 7, (0.05, -0.07, 0.02), True)
+    for p in params + [extra, DegradationParams(0, "iso", 2.0, 2.0, 0.0, 3.0, 0.0, 90, 7, (0.0, 0.08, -0.08))]:
+        assert np.array_equal(apply_degradation(face, p, fast_blur=True), apply_degradation(face, p)), p
