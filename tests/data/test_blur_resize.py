@@ -10,7 +10,13 @@ import pytest
 import bfrbench.data.blur_resize as blur_resize_module
 from bfrbench.data.blur import FFT_ERROR, TRUNCATION_BUDGET
 from bfrbench.data.blur_resize import blur_resize, plan_blur_resize
-from bfrbench.data.degradation import PRESETS, DegradationParams, DegradationPipeline, apply_degradation, gaussian_kernel
+from bfrbench.data.degradation import (
+    PRESETS,
+    DegradationParams,
+    DegradationPipeline,
+    apply_degradation,
+    gaussian_kernel,
+)
 
 FLOAT32_RESIZE_SLACK = 4 * 2.0**-24  # OpenCV's own float32 resize rounding, in either path, values <= 1
 

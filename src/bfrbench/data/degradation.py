@@ -12,8 +12,9 @@ order, and every sample can say exactly what made it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -124,7 +125,7 @@ class DegradationParams:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "DegradationParams":
+    def from_dict(cls, d: Mapping[str, Any]) -> DegradationParams:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in known}
         if kwargs.get("color_shift") is not None:
@@ -317,7 +318,7 @@ class DegradationPipeline:
     fast_blur: bool = False
 
     @classmethod
-    def from_config(cls, cfg: str | Mapping[str, Any], seed: int = 0, fast_blur: bool = False) -> "DegradationPipeline":
+    def from_config(cls, cfg: str | Mapping[str, Any], seed: int = 0, fast_blur: bool = False) -> DegradationPipeline:
         return cls(preset_from_config(cfg), seed, fast_blur)
 
     def params_for(self, index: int, epoch: int = 0) -> DegradationParams:
