@@ -12,9 +12,8 @@ order, and every sample can say exactly what made it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -125,7 +124,7 @@ class DegradationParams:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> DegradationParams:
+    def from_dict(cls, d: Mapping[str, Any]) -> "DegradationParams":
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in known}
         if kwargs.get("color_shift") is not None:
@@ -318,7 +317,7 @@ class DegradationPipeline:
     fast_blur: bool = False
 
     @classmethod
-    def from_config(cls, cfg: str | Mapping[str, Any], seed: int = 0, fast_blur: bool = False) -> DegradationPipeline:
+    def from_config(cls, cfg: str | Mapping[str, Any], seed: int = 0, fast_blur: bool = False) -> "DegradationPipeline":
         return cls(preset_from_config(cfg), seed, fast_blur)
 
     def params_for(self, index: int, epoch: int = 0) -> DegradationParams:
