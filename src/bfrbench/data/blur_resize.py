@@ -81,19 +81,20 @@ def reflect101(index: np.ndarray, n: int) -> np.ndarray:
 
 def _taps_and_indices(taps: np.ndarray, anchor: int, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     """Entries of the (R, n_out, n_in) matrices M_t = R B_t (resize rows times reflect-101 correlation with taps[t]):
-    source index (n_out, L + 1) and weight (R, n_out, L + 1); repeated indices (reflected borders) add up.
+    source index (n_out, L + 1) and weight (R, L + 1, n_out) (output rows last: the long axis, so that the numpy
+    passes over it run long inner loops); repeated indices (reflected borders) add up.
 
     The resize's second row i1 is i0 + 1, or i0 itself with weight 0 at a clamped edge (`linear_taps`), so output
     row d is one run of L + 1 taps from i0 - anchor: (1 - w) [taps, 0] + w [0, taps]. Half the entries that two
     separate runs would scatter (building the bands is a visible share of a fused call).
     """
     i0, _, w1 = linear_taps(n_in, n_out)
-    w1 = w1.astype(np.float64)[None, :, None]
+    w1 = w1.astype(np.float64)
     n_terms, length = taps.shape
     zero = np.zeros((n_terms, 1))
-    first = np.concatenate([taps, zero], axis=1)[:, None, :]
-    second = np.concatenate([zero, taps], axis=1)[:, None, :]
-    weight = (1.0 - w1) * first + w1 * second
+    runs = np.stack([np.concatenate([taps, zero], axis=1), np.concatenate([zero, taps], axis=1)], axis=-1)
+    # One (R (L + 1), 2) @ (2, n_out) product instead of broadcasting over 42-long inner loops (0.6 ms for R = 27).
+    weight = (runs.reshape(-1, 2) @ np.stack([1.0 - w1, w1])).reshape(n_terms, length + 1, n_out)
     index = reflect101(i0[:, None] + (np.arange(length + 1) - anchor), n_in)
     return index, weight
 
@@ -106,7 +107,7 @@ def resize_blur_matrices(taps: np.ndarray, anchor: int, n_in: int, n_out: int) -
     index, weight = _taps_and_indices(taps, anchor, n_in, n_out)
     n_terms = len(taps)
     flat = (np.arange(n_out)[:, None] * n_in + index).ravel()
-    out = [np.bincount(flat, weight[t].ravel(), minlength=n_out * n_in) for t in range(n_terms)]
+    out = [np.bincount(flat, weight[t].T.ravel(), minlength=n_out * n_in) for t in range(n_terms)]
     return np.array(out).reshape(n_terms, n_out, n_in)
 
 
@@ -140,14 +141,14 @@ def _banded(taps: np.ndarray, anchor: int, n_in: int, n_out: int, band: int, lay
     d = (np.arange(n_out) - start[which])[:, None]  # row inside its band
     i = index - low[which][:, None]  # input inside its band's span
     k, m = span[which][:, None], size[which][:, None]
-    t = np.arange(n_terms)
-    # Position of entry (d, i, t) in `values`: the (d, i) part on the small (n_out, L + 1) grid, t added once.
+    t = np.arange(n_terms)[:, None, None]
+    # Position of entry (d, i, t) in `values`, laid out (t, i, d) like `weight`: the (d, i) part on the small
+    # (n_out, L + 1) grid, t added once.
     if layout == "in_t_out":  # (i * R + t) * m + d
-        flat = (offset[which][:, None] + i * (n_terms * m) + d)[:, :, None] + m[:, :, None] * t
+        flat = (offset[which][:, None] + i * (n_terms * m) + d).T[None] + m.T[None] * t
     else:  # (d * k + i) * R + t
-        flat = (offset[which][:, None] + (d * k + i) * n_terms)[:, :, None] + t
-    flat = flat.ravel()
-    values = np.bincount(flat, weight.transpose(1, 2, 0).ravel(), minlength=int(offset[-1])).astype(np.float32)
+        flat = (offset[which][:, None] + (d * k + i) * n_terms).T[None] + t
+    values = np.bincount(flat.ravel(), weight.ravel(), minlength=int(offset[-1])).astype(np.float32)
     blocks = []
     for b in range(len(start)):
         chunk = values[offset[b]:offset[b + 1]]
