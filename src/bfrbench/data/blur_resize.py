@@ -194,14 +194,15 @@ class FusedPlan:
         return self.blur_plan.truncation_error + self.rounding_bound
 
 
-def _run_band(n_terms: int, n_out: int) -> int:
-    """Output rows (columns) per matmul that `_fused` runs with: the largest band size <= 96 / R, within [4, 32].
+def _run_band(n_terms: int, n_out: int, floor: int) -> int:
+    """Output rows (columns) per matmul that `_fused` runs with: the largest band size <= 96 / R, within
+    [floor, 32] (floor 4 for pass 1's x bands, 8 for pass 2's y bands: one matmul call per (x band, y band)).
 
     The cost model's own pick (`_best_band`) is not used: it assumes one sgemm rate, but thin matmuls run far below
     it, so it chose 2-6 wide bands for R >= 9 terms that ran 1.2-2x slower than the best. Measured best (512 px,
-    scales 1.5-12, R = 1-27, one thread, 2026-11-29): 16-32 for R = 1, 8-16 for R = 9, 4-8 for R = 22-27.
+    scales 1.5-12, R = 1-27, one thread, 2026-11-29): x 16-32 for R = 1, 8-16 for R = 9, 4-8 for R = 22-27; y 8-16.
     """
-    target = min(32, max(4, 96 // n_terms))
+    target = min(32, max(floor, 96 // n_terms))
     return min(n_out, max(b for b in _BAND_SIZES if b <= target))
 
 
@@ -215,7 +216,7 @@ def _fused_bands(h: int, w: int, dh: int, dw: int, rows: np.ndarray, cols: np.nd
     # Pass 2: per (x band, y band), (b_y, span R) @ (3, span R, b_x): reads 3 b_x values per (y, t), b_y MACs each.
     _, cost2 = _best_band(dh, h, rows.shape[1], 3 * min(band_x, dw) * n_terms * x_bands, 1.0, x_bands)
     cost = cost1 + cost2 + _MS_PLANAR_PER_PIXEL * h * w + n_terms * _MS_PER_TERM
-    return _run_band(n_terms, dw), _run_band(n_terms, dh), cost
+    return _run_band(n_terms, dw, 4), _run_band(n_terms, dh, 8), cost
 
 
 def plan_blur_resize(kernel: np.ndarray, shape: tuple[int, int], dsize: tuple[int, int],
