@@ -44,8 +44,11 @@ from bfrbench.data.blur import (
 ROUNDING_LIMIT = 1e-4  # max proven rounding bound of a fused plan (inputs in [0, 1])
 _UNIT_ROUNDOFF = 2.0**-24
 # Cost model in ms at one thread (measured on the 2-core dev box, 2026-11-23): sgemm multiply-adds, a fixed cost
-# per matmul call, and `blur`'s tap units (see blur.py) scaled by the image area.
-_GMAC_PER_S = 60.0
+# per matmul call, and `blur`'s tap units (see blur.py) scaled by the image area. 2026-11-29: with the faster band
+# building and batched pass 2, fused calls took 0.63-0.85x of this model at 60 GMAC/s for R = 4-27 (the FFT route
+# and filter2D 0.85-1.3x of theirs), so the rate is now 80: rotated kernels with 16-27 terms at s >= 5 go fused
+# (measured 5.4-7.8 ms against the FFT route's 7-9 ms).
+_GMAC_PER_S = 80.0
 _READ = 22.0  # a value read costs about as much as this many multiply-adds (sgemm on thin matrices)
 _MS_PER_CALL = 0.005
 _MS_PER_TERM = 0.05  # building the two banded matrices of one term
@@ -255,14 +258,29 @@ def _fused(planes: np.ndarray, plan: FusedPlan, dh: int, dw: int) -> np.ndarray:
     y_bands = _banded(rows, factors.anchor[1], h, dh, plan.band_y, "out_in_t")
     flat = planes.reshape(n_planes * h, w)
     out = np.empty((n_planes, dh, dw), dtype=np.float32)
-    for bx in range(len(x_bands.start)):
-        x0, x1, lo, hi = x_bands.start[bx], x_bands.stop[bx], x_bands.low[bx], x_bands.high[bx]
-        # Pass 1, along x for every row of every plane: (C h, span) @ (span, (t, j))
-        stacked = (flat[:, lo:hi] @ x_bands.blocks[bx]).reshape(n_planes, h * n_terms, x1 - x0)  # rows (y, t)
-        for by in range(len(y_bands.start)):
-            # Pass 2, along y, contracting (y, t) at once; one batched call for all planes
-            ylo, yhi = y_bands.low[by] * n_terms, y_bands.high[by] * n_terms
-            out[:, y_bands.start[by]:y_bands.stop[by], x0:x1] = y_bands.blocks[by] @ stacked[:, ylo:yhi]
+    band = plan.band_x
+    full = dw // band  # x bands of the full width; a narrower last one runs on its own
+    # Pass 1, along x for every row of every plane, band by band: (C h, span) @ (span, (t, j)), each into its slot
+    # of one buffer, so that pass 2 can take all full bands in one batched call per y band (one call per
+    # (x band, y band) pair cost ~7 us each: ~300 calls for R = 27 at s = 7).
+    stacked = workspace("fused_stacked", (full, n_planes * h, n_terms * band), np.float32)
+    for bx in range(full):
+        np.matmul(flat[:, x_bands.low[bx]:x_bands.high[bx]], x_bands.blocks[bx], out=stacked[bx])
+    stacked = stacked.reshape(full, n_planes, h * n_terms, band)  # rows (y, t), columns j
+    tail = None
+    if full < len(x_bands.start):
+        lo, hi = x_bands.low[full], x_bands.high[full]
+        tail = (flat[:, lo:hi] @ x_bands.blocks[full]).reshape(n_planes, h * n_terms, dw - full * band)
+    for by in range(len(y_bands.start)):
+        # Pass 2, along y, contracting (y, t) at once: all planes and full x bands in one batched call
+        y0, y1 = y_bands.start[by], y_bands.stop[by]
+        ylo, yhi = y_bands.low[by] * n_terms, y_bands.high[by] * n_terms
+        block = y_bands.blocks[by]
+        if full:
+            part = block @ stacked[:, :, ylo:yhi]  # (x band, plane, y, j)
+            out[:, y0:y1, :full * band] = part.transpose(1, 2, 0, 3).reshape(n_planes, y1 - y0, full * band)
+        if tail is not None:
+            out[:, y0:y1, full * band:] = block @ tail[:, ylo:yhi]
     return out
 
 
