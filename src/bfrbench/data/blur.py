@@ -11,8 +11,10 @@ How (`plan_blur` picks the cheapest of these that meets the error budget, by a c
   each term as `cv2.sepFilter2D` (same border rule, same anchor) and add them up.
 - "dense": `cv2.filter2D` on the crop, when the crop has < 130 taps (OpenCV then filters directly, no DFT).
 - "fft": what rotated anisotropic kernels that are neither narrow nor low-rank get (a thin slanted line is
-  full-rank): a float32 FFT correlation through `cv2.dft` (reflect-101 padding, one real DFT per channel, the
-  kernel's spectrum conjugated). ~2x faster than `cv2.filter2D`, whose DFT for float32 images runs in float64.
+  full-rank): a float32 FFT correlation (reflect-101 padding into reused zero-padded planes of 2-3-5-7-smooth
+  sizes, 560 for a 512 px face; `torch.fft` real 2-D transforms of all channels in one call, the kernel's spectrum
+  conjugated). ~2x faster than `cv2.filter2D`, whose DFT for float32 images runs in float64 (torch.fft and
+  OpenCV's float32 DFT ran equally fast in the pipeline; torch's needs no per-channel copies).
 - "reference": `cv2.filter2D` on the whole kernel, i.e. the reference call itself (`plan_blur(..., fft=False)`).
 
 Error bound, for inputs in [0, 1] (scale by max|x| otherwise). Let K be the float32 kernel filter2D uses and A the
@@ -25,8 +27,9 @@ kernel we apply: the sum of the outer products of the float32 factors we hand to
    `ROUNDING_LIMIT` = 8e-6 are not used.
 3. filter2D's own rounding: within half an ulp (<= 6e-8) of the exact correlation; "reference" plans are filter2D.
 4. "fft" plans have no useful proven bound (worst-case float32 FFT bounds scale with the image's l2 norm); their
-   `rounding_bound` is `FFT_ERROR` = 2e-6, five times the largest error measured on random, 0/1 and face images
-   from 16 to 512 px (3e-7 to 4e-7; tests/data/test_blur.py checks it).
+   `rounding_bound` is `FFT_ERROR` = 2e-6, four times the largest error measured on random, 0/1, constant and face
+   images from 16 to 512 px (2.4e-7 to 4.8e-7 with torch.fft; tests/data/test_blur.py and test_blur_resize.py
+   check it).
 Hence the documented bound, which tests/data/test_blur.py checks on random and real images across the presets'
 sigma and angle ranges (measured worst: ~6e-7):
 
@@ -51,7 +54,7 @@ import numpy as np
 
 TRUNCATION_BUDGET = 1e-6  # max ||K - A||_1 a plan may have
 ROUNDING_LIMIT = 8e-6  # max float32 rounding bound a plan may have
-FFT_ERROR = 2e-6  # "fft" plans: 5x the largest error measured (not a proof, see the docstring)
+FFT_ERROR = 2e-6  # "fft" plans: 4x the largest error measured (not a proof, see the docstring)
 ERROR_BOUND = 1e-5  # documented max |blur - filter2D| for inputs in [0, 1]: the two above + filter2D's half ulp
 CROP_SHARE = 0.5  # share of the truncation budget the 2-D crop ("scale", "dense") may use
 
@@ -65,7 +68,8 @@ _UNIT_ROUNDOFF = 2.0**-24
 _SEPARABLE_TERM_COST, _ASYMMETRIC_FACTOR, _ACCUMULATE_COST = 1.5, 2.15, 13.0
 _DENSE_PER_ELEMENT, _DENSE_BASE_COST, _DENSE_MAX_ELEMENTS = 0.75, 1.0, 129
 _DFT_COST = 300.0
-_FFT_COST = 130.0  # our float32 FFT at 512 px: ~7 ms in pipeline conditions (3 channels, forward + inverse)
+_FFT_COST = 130.0  # our float32 FFT at 512 px: ~7 ms in pipeline conditions (3 channels, forward + inverse;
+# re-measured 2026-11-29 with torch.fft: 6-9 ms on the loaded box, 0.85-1.3x of this)
 _SCALE_COST = 4.5
 
 

@@ -3,7 +3,9 @@ interpolation=INTER_LINEAR)`, computed only where the resize looks.
 
 Why: a bilinear downscale by s reads two rows and two columns per output pixel, so for s >= 2 most of the blurred
 image is thrown away, yet `cv2.filter2D` computes all of it (a ~16 ms DFT at 512 px for the rotated anisotropic
-kernels that have no cheap separable form).
+kernels that have no cheap separable form). Below 2x every row is read, but the fused route still reduces each row
+to dw columns before the second pass: the cost model decides (it pays for large separable blurs, e.g. sigma 9.6 at
+s = 1.94: 5.7 ms fused against 9 ms for two 41-tap passes and the resize).
 
 How: both steps are linear, and each is separable per term. Split the kernel into outer products a_t b_t^T (an SVD
 within the same l1 budget as `bfrbench.data.blur`, factors cropped the same way, via its `_separable_plan`). Term t
@@ -11,7 +13,9 @@ maps the image X (one plane, h x w) to M_y,t X M_x,t^T, where M_y,t = R_y B_y,t:
 taps) times the reflect-101 correlation with a_t, a banded dh x h matrix with ~len(a_t)+1 entries per row. The
 result is sum_t M_y,t X M_x,t^T, computed as two banded matrix products with BLAS (float32 sgemm), each split into
 bands of output columns / rows so that the work stays close to the band's: first along x for every row and all
-terms at once (output columns band by band), then along y, contracting over (row, term) together.
+terms at once (output columns band by band), then along y, contracting over (row, term) together, one batched
+call per band of output rows for all planes and all full column bands. Band widths: `_run_band` (measured).
+"separate" plans whose blur is an "fft" plan resize straight from the FFT's planes (`_fft_resize`).
 
 Cost: pass 1 ~ 3h * dw * R * (b_x s + L) multiply-adds, pass 2 ~ 3 dh * dw * R * (b_y s + L); `plan_blur_resize`
 takes the fused route only when its cost model says it beats `blur` + `cv2.resize`.
@@ -21,6 +25,7 @@ resize's rows are convex combinations, so this carries over. Rounding: every out
 whose non-zero terms number n1 = len(b)+1 (pass 1) and n2 = R (len(a)+1) (pass 2); zero terms add exactly, whatever
 order BLAS sums in. So |error| <= (n1 + n2 + 2) u sum_t ||a_t||_1 ||b_t||_1 (u = 2^-24): `FusedPlan.rounding_bound`,
 a worst case (measured errors are ~100x smaller, see docs/degradation.md); plans above `ROUNDING_LIMIT` are not used.
+tests/data/test_blur_resize.py checks every route against cv2.resize(cv2.filter2D(...)) within its bound.
 The resize weights themselves are OpenCV's (float64 positions, float32 fractions, clamped borders), but OpenCV
 rounds the blurred image to float32 before resizing and evaluates the 2-tap sum in its own order: a few ulp more.
 """

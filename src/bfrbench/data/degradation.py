@@ -189,8 +189,9 @@ def apply_degradation(hq: np.ndarray, params: DegradationParams, noise: np.ndarr
     By default blur and downsample are `cv2.filter2D` + `cv2.resize`, bit-identical to the peers' code (test sets,
     the DifFace grid). `fast_blur=True` runs them as `bfrbench.data.blur_resize.blur_resize` (only the rows and
     columns the downsample reads, separable or FFT blurs): within ~1e-6 of the exact path before the 8-bit rounding
-    (proven <= 1e-4, see docs/degradation.md) and ~3x faster overall, but a rare 8-bit flip before JPEG can change
-    a whole JPEG block, so use it only for training data. Everything after the downsample is the same code.
+    (proven <= 1e-4, see docs/degradation.md) and 2.6-4.7x faster than BasicSR's path (benchmarks/README.md), but a
+    rare 8-bit flip before JPEG can change a whole JPEG block, so use it only for training data. Everything after
+    the downsample is the same computation (`_fast_tail`: the same bytes, fewer passes).
 
     `noise` (float32, the downsampled image's shape, already scaled to [0,1] units) replaces the noise drawn from
     `params.noise_seed`: generators that must replay another code's random stream (the DifFace grid) pass it in.
