@@ -44,7 +44,7 @@ def check(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int]) -> str:
     return plan.method if plan.method == "fused" else plan.blur_plan.method
 
 
-@pytest.mark.parametrize("scale", [1.0, 1.3, 1.9, 2.0, 3.7, 8.0, 23.0])
+@pytest.mark.parametrize("scale", [0.8, 1.0, 1.3, 1.9, 2.0, 3.7, 8.0, 23.0])
 def test_every_route_stays_within_its_bound_across_scales(face, scale):
     rng = np.random.default_rng(3)
     images = (face, (rng.random((96, 112, 3)) < 0.5).astype(np.float32))  # 0/1 pixels: the worst case for the bound
@@ -55,7 +55,7 @@ def test_every_route_stays_within_its_bound_across_scales(face, scale):
         for sx, sy, theta in [(0.2, 0.2, 0.0), (2.0, 2.0, 0.0), (9.0, 9.0, 0.0), (6.0, 1.0, 0.0), (7.0, 2.0, 0.9),
                               (12.0, 0.3, math.pi / 5), (0.5, 0.3, 2.0), (4.3, 9.9, 2.16)]:
             routes.add(check(img, gaussian_kernel(41, sx, sy, theta), dsize))
-    assert "fused" in routes or scale == 1.0  # a downscale reads fewer rows than the blur makes: fusing can pay
+    assert "fused" in routes or scale <= 1.0  # a downscale reads fewer rows than the blur makes: fusing can pay
 
 
 def test_thin_rotated_kernel_takes_the_fft_route_within_its_measured_error(face):
