@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bfrbench.data.blur_resize import linear_taps
 from bfrbench.data.degradation import DegradationParams
 
 JPEG_MODES = ("cpu", "diff", "none")
@@ -163,14 +164,7 @@ def _linear_taps(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, tor
     float32 weight (resize.cpp's own float32 position would be off by up to ~4e-6 px; that is not what cv2.resize
     returns). A position left of the first or right of the last source sample takes that sample whole.
     """
-    scale = 1.0 / (n_out / n_in)
-    pos = (np.arange(n_out, dtype=np.float64) + 0.5) * scale - 0.5
-    first = np.floor(pos).astype(np.int64)
-    frac = (pos - first).astype(np.float32)
-    low, high = first < 0, first >= n_in - 1
-    first[low], frac[low] = 0, 0
-    first[high], frac[high] = n_in - 1, 0
-    second = np.minimum(first + 1, n_in - 1)
+    first, second, frac = linear_taps(n_in, n_out)
     return torch.from_numpy(first), torch.from_numpy(second), torch.from_numpy(frac)
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from bfrbench.config import merge_known
 from bfrbench.errors import BFRBenchError, ConfigError
-from bfrbench.methods.base import StageContext, read_card, write_card
+from bfrbench.methods.base import StageContext, write_card
 from bfrbench.methods.clrface.config import default_config
+from bfrbench.methods.link import models_sha256, verified_link
 from bfrbench.methods.unet_l1 import config_hash, trained_steps
 
 STAGES = ("vqgan", "latent_prior", "identity")
@@ -229,22 +230,14 @@ class CLRFaceVariant:
         cfg = merge_known(self.default_config("link"), ctx.config, f"{self.name}/link")
         overrides = {**self._check_overrides(cfg["sampling"], f"{self.name}/link.sampling"), **self.overrides}
         used = ctx.models_dir.parent / cfg["uses"]
-        hashes = {stage: _card_hash(used / stage) for stage in STAGES}
+        hashes = models_sha256(used, cfg["uses"], STAGES)
         write_card(ctx.out_dir, {"method": self.name, "stage": "link", "uses": cfg["uses"], "models_sha256": hashes,
                                  "sampling_overrides": overrides,
                                  "source": f"no training: {cfg['uses']}'s models with sampling {json.dumps(overrides)}"})
         return {}
 
     def load(self, models_dir: Path, device: str = "cpu"):
-        models_dir = Path(models_dir)
-        card = read_card(models_dir / "link")
-        if not card:
-            raise BFRBenchError(f"{models_dir / 'link'}: no link card", fix=f"run `dvc repro link@{self.name}`")
-        used = models_dir.parent / card["uses"]
-        for stage, sha in card["models_sha256"].items():
-            if _card_hash(used / stage) != sha:
-                raise BFRBenchError(f"{used / stage}: changed since {self.name}'s link was made",
-                                    fix=f"run `dvc repro link@{self.name}`")
+        card, used = verified_link(models_dir, self.name)
         return CLRFace().load(used, device, sampling_overrides=card["sampling_overrides"])
 
 

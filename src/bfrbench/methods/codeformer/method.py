@@ -18,6 +18,7 @@ from bfrbench.methods.base import StageContext, read_card, write_card
 from bfrbench.methods.codeformer.config import DEFAULTS, OFFICIAL_ARCH, VQGAN_KEYS
 from bfrbench.methods.common import (SUITE, card_is_official, datamodule, load_stage_blob, official_card,
                                      resize_batch, unwrap_state, use_official, work_dir)
+from bfrbench.methods.link import models_sha256, verified_link
 
 ASSETS = ("codeformer",)
 
@@ -122,17 +123,6 @@ def load_disc_config(models_dir: Path) -> dict[str, Any]:
     return card.get("config", {}).get("disc") or DEFAULTS["vqgan"]["disc"]
 
 
-def _stage_hash(stage_dir: Path) -> str:
-    """What a stage produced: its model.pt, or its card when it points at official weights."""
-    from bfrbench.assets import sha256_file
-
-    for name in ("model.pt", "card.json"):
-        if (stage_dir / name).is_file():
-            return sha256_file(stage_dir / name)
-    raise BFRBenchError(f"{stage_dir}: nothing to link (no model.pt or card.json)",
-                        fix=f"run `dvc repro train@codeformer-{stage_dir.name}`")
-
-
 class CodeFormerW1:
     """`codeformer_w1`: codeformer's models restored with fidelity weight w=1 (no training).
 
@@ -154,7 +144,7 @@ class CodeFormerW1:
         if cfg["uses"] != "codeformer" or not 0.0 <= float(cfg["w"]) <= 1.0:
             raise ConfigError(f"{self.name}/link: uses {cfg['uses']!r}, w {cfg['w']}", fix="uses: codeformer, w in [0, 1]")
         used = ctx.models_dir.parent / cfg["uses"]
-        hashes = {stage: _stage_hash(used / stage) for stage in CodeFormerMethod.stages}
+        hashes = models_sha256(used, cfg["uses"], CodeFormerMethod.stages)
         sources = {stage: read_card(used / stage).get("source", "?") for stage in CodeFormerMethod.stages}
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         write_card(ctx.out_dir, {"method": self.name, "stage": "link", "uses": cfg["uses"], "w": float(cfg["w"]),
@@ -163,15 +153,7 @@ class CodeFormerW1:
         return {}
 
     def load(self, models_dir: Path, device: str = "cpu") -> _Restorer:
-        models_dir = Path(models_dir)
-        card = read_card(models_dir / "link")
-        if not card:
-            raise BFRBenchError(f"{models_dir / 'link'}: no link card", fix=f"run `dvc repro link@{self.name}`")
-        used = models_dir.parent / card["uses"]
-        for stage, sha in card["models_sha256"].items():
-            if _stage_hash(used / stage) != sha:
-                raise BFRBenchError(f"{used / stage}: changed since {self.name}'s link was made",
-                                    fix=f"run `dvc repro link@{self.name}`")
+        card, used = verified_link(models_dir, self.name)
         restorer = CodeFormerMethod().load(used, device)
         restorer.w = float(card["w"])
         return restorer

@@ -15,7 +15,11 @@ from torch.nn import functional as F
 
 from bfrbench.archs.codeformer import CodeFormer
 from bfrbench.archs.vqgan import VQAutoEncoder, VQGANDiscriminator
-from bfrbench.methods.codeformer.losses import adaptive_weight, hinge_d_loss, hinge_g_loss
+from bfrbench.methods.codeformer.losses import (
+    adaptive_weight,
+    hinge_d_loss,
+    hinge_g_loss,
+)
 from bfrbench.methods.codeformer.perceptual import build_perceptual
 from bfrbench.training.ema import make_ema, update_ema
 
@@ -37,6 +41,42 @@ class _Stage(L.LightningModule):
 
     def _restore_val(self, lq: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    # The GAN stages (I and III) share one recipe: L1 (+ LPIPS), a hinge GAN term scaled by the adaptive weight
+    # after `disc_start`, one generator step (then the EMA), then one discriminator step.
+    def _reconstruction(self, out: torch.Tensor, hq: torch.Tensor) -> torch.Tensor:
+        w = self.hparams.losses
+        recon = w["l1"] * F.l1_loss(out, hq)
+        if self.perceptual is not None:
+            recon = recon + w["lpips"] * self.perceptual(out, hq)
+        return recon
+
+    def _adversarial(self, out: torch.Tensor, recon: torch.Tensor, last_layer: torch.Tensor,
+                     scale: float) -> tuple[torch.Tensor, bool]:
+        """The generator's GAN term (zero before `disc_start`) and whether the GAN is on at this step."""
+        w = self.hparams.losses
+        if self.global_step < self.hparams.disc_start or w["gan"] <= 0:
+            return out.new_zeros(()), False
+        self.disc.requires_grad_(False)
+        g_loss = hinge_g_loss(self.disc(out))
+        self.log("train/g_gan", g_loss)
+        return adaptive_weight(recon, g_loss, last_layer) * scale * w["gan"] * g_loss, True
+
+    def _generator_then_discriminator(self, total: torch.Tensor, out: torch.Tensor, hq: torch.Tensor,
+                                      use_gan: bool) -> None:
+        opt_g, _ = self.optimizers()
+        _, opt_d = self.optimizers(use_pl_optimizer=False)
+        opt_g.zero_grad()
+        self.manual_backward(total)
+        opt_g.step()
+        update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
+        if use_gan:
+            self.disc.requires_grad_(True)
+            opt_d.zero_grad()
+            d_loss = hinge_d_loss(self.disc(hq), self.disc(out.detach()))
+            self.manual_backward(d_loss)
+            opt_d.step()
+            self.log("train/d_hinge", d_loss)
 
     def validation_step(self, batch, batch_idx):
         pred = (self._restore_val(to_signed(batch["lq"]), to_signed(batch["hq"])) + 1) / 2
@@ -61,32 +101,13 @@ class VQGANStage(_Stage):
         return [self._adam(self.net.parameters(), o), self._adam(self.disc.parameters(), o)]
 
     def training_step(self, batch, batch_idx):
-        opt_g, _ = self.optimizers()
-        _, opt_d = self.optimizers(use_pl_optimizer=False)
-        w, hq = self.hparams.losses, to_signed(batch["hq"])
+        hq = to_signed(batch["hq"])
         out, l_codebook, _ = self.net(hq)
-        recon = w["l1"] * F.l1_loss(out, hq)
-        if self.perceptual is not None:
-            recon = recon + w["lpips"] * self.perceptual(out, hq)
-        total = recon + w["codebook"] * l_codebook
-        use_gan = self.global_step >= self.hparams.disc_start and w["gan"] > 0
-        if use_gan:
-            self.disc.requires_grad_(False)
-            g_loss = hinge_g_loss(self.disc(out))
-            d_weight = adaptive_weight(recon, g_loss, self.net.generator.blocks[-1].weight) * w["disc_weight"]
-            total = total + d_weight * w["gan"] * g_loss
-            self.log("train/g_gan", g_loss)
-        opt_g.zero_grad()
-        self.manual_backward(total)
-        opt_g.step()
-        update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
-        if use_gan:
-            self.disc.requires_grad_(True)
-            opt_d.zero_grad()
-            d_loss = hinge_d_loss(self.disc(hq), self.disc(out.detach()))
-            self.manual_backward(d_loss)
-            opt_d.step()
-            self.log("train/d_hinge", d_loss)
+        recon = self._reconstruction(out, hq)
+        gan, use_gan = self._adversarial(out, recon, self.net.generator.blocks[-1].weight,
+                                         self.hparams.losses["disc_weight"])
+        total = recon + self.hparams.losses["codebook"] * l_codebook + gan
+        self._generator_then_discriminator(total, out, hq, use_gan)
         self.log_dict({"train/recon": recon, "train/codebook": l_codebook, "train/total": total}, prog_bar=True)
 
     def _restore_val(self, lq, hq):
@@ -172,35 +193,15 @@ class CFTStage(CodePredictionStage):
         return [self._adam(self.net.parameters(), o), self._adam(self.disc.parameters(), o)]
 
     def training_step(self, batch, batch_idx):
-        opt_g, _ = self.optimizers()
-        _, opt_d = self.optimizers(use_pl_optimizer=False)
         self.hq_vqgan.eval()
-        w, hq = self.hparams.losses, to_signed(batch["hq"])
+        hq = to_signed(batch["hq"])
         out, logits, lq_feat = self.net(to_signed(batch["lq"]), w=self.hparams.w, detach_16=True)
         terms = self.code_losses(hq, logits, lq_feat)
-        recon = w["l1"] * F.l1_loss(out, hq)
-        if self.perceptual is not None:
-            recon = recon + w["lpips"] * self.perceptual(out, hq)
-        total = terms["ce"] + terms["feat"] + recon
-        use_gan = self.global_step >= self.hparams.disc_start and w["gan"] > 0
-        if use_gan:
-            self.disc.requires_grad_(False)
-            g_loss = hinge_g_loss(self.disc(out))
-            last = self.net.fuse_convs_dict[self.net.connect_list[-1]].shift[-1].weight
-            d_weight = adaptive_weight(recon, g_loss, last) * self.hparams.scale_adaptive_gan_weight
-            total = total + d_weight * w["gan"] * g_loss
-            self.log("train/g_gan", g_loss)
-        opt_g.zero_grad()
-        self.manual_backward(total)
-        opt_g.step()
-        update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
-        if use_gan:
-            self.disc.requires_grad_(True)
-            opt_d.zero_grad()
-            d_loss = hinge_d_loss(self.disc(hq), self.disc(out.detach()))
-            self.manual_backward(d_loss)
-            opt_d.step()
-            self.log("train/d_hinge", d_loss)
+        recon = self._reconstruction(out, hq)
+        last = self.net.fuse_convs_dict[self.net.connect_list[-1]].shift[-1].weight
+        gan, use_gan = self._adversarial(out, recon, last, self.hparams.scale_adaptive_gan_weight)
+        total = terms["ce"] + terms["feat"] + recon + gan
+        self._generator_then_discriminator(total, out, hq, use_gan)
         self.log_dict({f"train/{k}": v for k, v in terms.items()} | {"train/recon": recon, "train/total": total},
                       prog_bar=True)
 
