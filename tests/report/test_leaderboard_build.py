@@ -23,8 +23,10 @@ def test_report_tables_arrows_bold_and_unavailable(tmp_path, monkeypatch):
                                               "preset": "gfpgan", "seed": 1, "source_split": "test"}))
     scores = {
         "lq": {"psnr_rgb": {"value": 20.0, "n": 3}, "ids_dlib": {"value": 0.7, "n": 3},
+               "piqe": {"unavailable": "unavailable: pyiqa failed; run pip install pyiqa"},
                "niqe": {"unavailable": "unavailable: weights missing; run bfrbench weights fetch niqe"}},
-        "good": {"psnr_rgb": {"value": 25.0, "n": 3}, "ids_dlib": {"value": 0.5, "n": 3}},
+        "good": {"psnr_rgb": {"value": 25.0, "n": 3}, "ids_dlib": {"value": 0.5, "n": 3}, "piqe": {"value": 30.0, "n": 3},
+                 "niqe": {"unavailable": "unavailable: weights missing; run bfrbench weights fetch niqe"}},
     }
     for method, metrics in scores.items():
         d = tmp_path / "scores" / method / "syn"
@@ -32,9 +34,12 @@ def test_report_tables_arrows_bold_and_unavailable(tmp_path, monkeypatch):
         (d / "summary.json").write_text(json.dumps(_summary(metrics)))
     written = build_report(params, tmp_path / "reports")
     md = written["markdown"].read_text()
-    assert "| method | psnr_rgb ↑ | ids_dlib ↓ | niqe |" in md or "psnr_rgb ↑" in md
-    assert "| good | **25.00** | **0.5000** |" in md
+    # niqe has no number for any method: no column, but its reason is listed; piqe has one: its column stays.
+    assert "| method | psnr_rgb ↑ | ids_dlib ↓ | piqe ↓ |" in md
+    assert "| good | **25.00** | **0.5000** | 30.00 |" in md
     assert "| lq | 20.00 | 0.7000 | unavailable |" in md
+    assert "- niqe (all methods): unavailable: weights missing" in md and "- piqe (lq): unavailable: pyiqa" in md
+    assert "**niqe**" in md, "the protocol of a metric without a column is still given"
     assert "ghost" in md and "not found" in md, "a missing score is reported, not skipped"
     assert "weights missing" in md
     assert "## Protocols" in md and "BasicSR" in md

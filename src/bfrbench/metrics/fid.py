@@ -119,11 +119,7 @@ class _Fid(FeatureSetMetric):
         return ("pred",) if self.stats_entry is not None else ("pred", "gt")
 
     def check_available(self) -> str | None:
-        try:
-            import pytorch_fid  # noqa: F401
-            import torchvision  # noqa: F401
-        except ImportError as exc:
-            return unavailable(f"pytorch-fid/torchvision do not import ({exc})", INSTALL_COMMAND)
+        # Weights first: importing torchvision costs seconds per scoring process, wasted when the weights are absent.
         from bfrbench.weights import weights_reason
 
         for name in (INCEPTION_WEIGHTS, self.stats_entry):
@@ -138,6 +134,11 @@ class _Fid(FeatureSetMetric):
             reason = reason or _hash_prefix_reason(name)
             if reason:
                 return reason
+        try:
+            import pytorch_fid  # noqa: F401
+            import torchvision  # noqa: F401
+        except ImportError as exc:
+            return unavailable(f"pytorch-fid/torchvision do not import ({exc})", INSTALL_COMMAND)
         if self.stats_entry is not None and self._stats is None:
             from bfrbench.assets import fetch_command
             from bfrbench.weights import get_asset, weights_path

@@ -73,12 +73,15 @@ class IdsInsightface(Metric):
         from bfrbench.metrics.base import unavailable
         from bfrbench.weights import weights_reason
 
+        reason = weights_reason(WEIGHTS_ENTRY)  # first: the imports cost seconds, wasted without the weights
+        if reason:
+            return reason
         try:
             import insightface  # noqa: F401
             import onnxruntime  # noqa: F401
         except ImportError as exc:
             return unavailable(f"insightface/onnxruntime do not import ({exc})", "pip install insightface onnxruntime")
-        return weights_reason(WEIGHTS_ENTRY) or self.dlib5.check_available()
+        return self.dlib5.check_available()
 
     def _load(self) -> None:
         if self._recognizer is not None:

@@ -66,11 +66,14 @@ class LmdFan(Metric):
         from bfrbench.metrics.base import unavailable
         from bfrbench.weights import weights_reason
 
+        reason = weights_reason(WEIGHTS_ENTRY)  # first: the import costs seconds, wasted without the weights
+        if reason:
+            return reason
         try:
             import facexlib.alignment.awing_arch  # noqa: F401
         except ImportError as exc:
             return unavailable(f"facexlib does not import ({exc})", "pip install facexlib==0.3.0")
-        return weights_reason(WEIGHTS_ENTRY)
+        return None
 
     def _load(self):
         if self._net is None:

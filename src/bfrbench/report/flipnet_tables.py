@@ -79,7 +79,11 @@ def plus_of_section(params: Mapping[str, Any], scores_root: Path = paths.SCORES)
         for method in (PLUS_O, PLUS_OF):
             p = scores_root / method / testset / "summary.json"
             rows_in[method] = json.loads(p.read_text()).get("metrics", {}) if p.is_file() else None
-        names = [m for m in params.get("score", {}).get("metrics", []) if any(r and m in r for r in rows_in.values())]
+        from bfrbench.report.leaderboard import has_value
+
+        # Only metrics with a number for either row; the test set's own table says why the others are missing.
+        names = [m for m in params.get("score", {}).get("metrics", [])
+                 if any(r and has_value(r.get(m)) for r in rows_in.values())]
         rows = [[label] + (["missing"] * len(names) if rows_in[m] is None else [_fmt(rows_in[m].get(n)) for n in names])
                 for label, m in (("+O (" + PLUS_O + ")", PLUS_O), ("+O/F (" + PLUS_OF + ")", PLUS_OF))]
         t_md, t_h = _table([f"{testset}"] + [n + _arrow(n) for n in names], rows)

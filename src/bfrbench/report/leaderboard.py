@@ -70,6 +70,11 @@ def collect(params: Mapping[str, Any], scores_root: Path = paths.SCORES) -> dict
     return tables
 
 
+def has_value(entry: Any) -> bool:
+    """A score entry holding a number (NaN included: 'undefined' is a result, 'unavailable' is not)."""
+    return isinstance(entry, dict) and "unavailable" not in entry and isinstance(entry.get("value"), (int, float))
+
+
 def _not_applicable(entry: Any) -> bool:
     return isinstance(entry, dict) and str(entry.get("unavailable", "")).startswith("not applicable")
 
@@ -130,15 +135,18 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
     body_html = []
     used_metrics: list[str] = []
     for testset, table in tables.items():
-        meta, rows, metric_names = table["meta"], table["rows"], table["metrics"]
+        meta, rows, all_metrics = table["meta"], table["rows"], table["metrics"]
+        # A column with no number in it (weights missing for every method) is left out; "Not computed" says why.
+        metric_names = [n for n in all_metrics if any(has_value(r.get(n)) for r in rows.values())]
         md += [f"## {testset}", "", _testset_caption(testset, meta), ""]
         header = ["method"]
+        for name in all_metrics:
+            if name not in used_metrics:
+                used_metrics.append(name)
         for name in metric_names:
             spec = METRICS.get(name)
             arrow = "" if spec is None else ("↑" if spec.higher_better else "↓")
             header.append(f"{name} {arrow}".strip())
-            if name not in used_metrics:
-                used_metrics.append(name)
         md.append("| " + " | ".join(header) + " |")
         md.append("|" + "---|" * len(header))
         html_rows = []
@@ -165,7 +173,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
                               else f"<b>{html.escape(text.strip('*'))}</b>")
             md.append("| " + " | ".join(cells) + " |")
             html_rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in hcells) + "</tr>")
-        notes = _reason_notes(rows, metric_names)
+        notes = _reason_notes(rows, all_metrics)
         if table["not_applicable"]:
             notes.append(f"- not applicable (no ground truth): {', '.join(table['not_applicable'])}")
         if notes:
