@@ -19,18 +19,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from bfrbench.data.degradation import STREAM_FLIP, STREAM_ORDER, DegradationPipeline, sample_rng
 from bfrbench.errors import BFRBenchError
 from bfrbench.data.faces import read_face
+from bfrbench.data.tensors import to_tensor
 
 VAL_EPOCH = 2**31 - 1  # validation samples use their own fixed epoch, never reached by training
-
-
-def to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """uint8 HxWx3 -> float CxHxW in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float().div_(255.0)
-
-
-def to_uint8(t: torch.Tensor) -> np.ndarray:
-    """float NxCxHxW in [0, 1] -> uint8 NxHxWx3 (rounded, clipped)."""
-    return t.detach().clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 class DegradedFaces(Dataset):

@@ -35,7 +35,7 @@ class OfflinePairs(Dataset):
         return len(self.pairs)
 
     def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
-        from bfrbench.data.datamodule import to_tensor
+        from bfrbench.data.tensors import to_tensor
         from bfrbench.io.images import read_image
 
         epoch, index = key

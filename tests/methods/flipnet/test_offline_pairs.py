@@ -17,7 +17,7 @@ def _pairs(root, n=3, size=32):
 
 
 def test_extra_pairs_are_appended_to_the_online_draws(tiny_faces, tmp_path):
-    from bfrbench.data.datamodule import to_tensor
+    from bfrbench.data.tensors import to_tensor
     from bfrbench.io.images import read_image
 
     root = _pairs(tmp_path / "flip")

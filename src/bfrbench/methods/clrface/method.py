@@ -89,7 +89,7 @@ def latent_scale_of(vqgan, faces_dir: Path, size: int, count: int) -> float:
     """1 / std of the clean (quantized) latents of the first `count` HQ train faces: deterministic, DDP-safe."""
     import torch
 
-    from bfrbench.data.datamodule import to_tensor
+    from bfrbench.data.tensors import to_tensor
     from bfrbench.data.faces import face_paths, read_face
 
     paths = face_paths(faces_dir, "train")[:count]

@@ -56,7 +56,7 @@ class CLRFaceRestorer:
             return self.vqgan.decode(z).clamp(0, 1)
 
     def restore(self, lq: np.ndarray) -> np.ndarray:
-        from bfrbench.data.datamodule import to_tensor, to_uint8
+        from bfrbench.data.tensors import to_tensor, to_uint8
 
         x = torch.stack([to_tensor(img) for img in lq]).to(self.device)
         gens = [torch.Generator().manual_seed(image_seed(self.seed, img)) for img in lq]

@@ -30,7 +30,7 @@ class _Restorer:
     def restore(self, lq: np.ndarray) -> np.ndarray:
         import torch
 
-        from bfrbench.data.datamodule import to_tensor, to_uint8
+        from bfrbench.data.tensors import to_tensor, to_uint8
 
         with torch.inference_mode():
             x = torch.stack([to_tensor(img) for img in lq]).to(self.device)

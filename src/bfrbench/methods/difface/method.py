@@ -30,7 +30,7 @@ class _Restorer:
     def restore(self, lq: np.ndarray) -> np.ndarray:
         import torch
 
-        from bfrbench.data.datamodule import to_tensor, to_uint8
+        from bfrbench.data.tensors import to_tensor, to_uint8
 
         seeds = [image_seed(self.seed, img) for img in lq]
         with torch.inference_mode():

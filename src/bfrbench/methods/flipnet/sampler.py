@@ -53,7 +53,7 @@ class DDIMFlipSampler:
         """uint8 (N, H, W, 3) conditions -> uint8 outputs at the same size."""
         from torch.nn import functional as F
 
-        from bfrbench.data.datamodule import to_tensor, to_uint8
+        from bfrbench.data.tensors import to_tensor, to_uint8
 
         noise = torch.stack([torch.randn(latent_shape, generator=torch.Generator().manual_seed(image_seed(seed, img)))
                              for img in images]).to(device)
