@@ -11,6 +11,7 @@ import yaml
 from bfrbench.config import merge_known
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
+from bfrbench.training.stage import run_stage
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ def test_ddp_spawn_two_processes(tiny_faces, tmp_path):
     out = tmp_path / "models" / "unet_l1" / "train"
     ctx = StageContext("unet_l1", "train", cfg, {}, tiny_faces, out, out.parent, seed=0, size=32, progress=False,
                        extras={"work_root": tmp_path / "ckpt"})
-    method.train(ctx)
+    run_stage(method, ctx)
     card = json.loads((out / "card.json").read_text())
     assert card["steps"] == 4 and (out / "model.pt").is_file()
     import torch

@@ -4,6 +4,7 @@ import pytest
 from bfrbench.errors import ConfigError
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
+from bfrbench.training.stage import run_stage
 from bfrbench.tracking import stage_run
 from bfrbench.training.trainer import trainer_config
 
@@ -33,7 +34,7 @@ def test_unet_l1_trains_logs_and_restores(tiny_faces, tmp_path):
     method, ctx = _ctx(tiny_faces, tmp_path / "models" / "unet_l1" / "train", TINY, tmp_path / "ckpt")
     with stage_run("train/unet_l1/train", "test", {"config": ctx.config}) as run:
         ctx.logger = run
-        metrics = method.train(ctx)
+        metrics = run_stage(method, ctx)
         run.log_metrics(metrics)
     assert (ctx.out_dir / "model.pt").is_file() and (ctx.out_dir / "card.json").is_file()
     got = mlflow.get_run(run.run_id)
@@ -49,18 +50,18 @@ def test_unet_l1_trains_logs_and_restores(tiny_faces, tmp_path):
 def test_resume_continues_from_last_checkpoint(tiny_faces, tmp_path):
     work = tmp_path / "ckpt"
     method, ctx = _ctx(tiny_faces, tmp_path / "m1" / "train", TINY, work)
-    method.train(ctx)
+    run_stage(method, ctx)
     ckpts = list(work.rglob("last.ckpt"))
     assert len(ckpts) == 1
     longer = {**TINY, "trainer": {**TINY["trainer"], "max_steps": 9}}
     method, ctx2 = _ctx(tiny_faces, tmp_path / "m2" / "train", longer, work)
     import json
 
-    method.train(ctx2)
+    run_stage(method, ctx2)
     # a different config trains in its own work folder: no resume across configs
     assert len(list(work.rglob("last.ckpt"))) == 2
     method, ctx3 = _ctx(tiny_faces, tmp_path / "m3" / "train", longer, work)
-    method.train(ctx3)
+    run_stage(method, ctx3)
     card = json.loads((ctx3.out_dir / "card.json").read_text())
     assert card["steps"] == 9  # resumed at 9 of 9: nothing more to do, same step count
 

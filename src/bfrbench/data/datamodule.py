@@ -79,6 +79,7 @@ class EpochIndexSampler(Sampler):
     def __init__(self, n: int, seed: int, shuffle: bool = True):
         self.n, self.seed, self.shuffle = n, seed, shuffle
         self.epoch = 0
+        self.skip = 0  # samples of this rank's share to skip on the next pass (set by ResumableLoader)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -96,12 +97,36 @@ class EpochIndexSampler(Sampler):
         rank, world = self._rank_world()
         per_rank = math.ceil(self.n / world)
         padded = np.concatenate([order, order[: per_rank * world - self.n]])  # every rank gets as many, like DDP
-        for index in padded[rank::world]:
+        skip, self.skip = self.skip, 0  # a resumed run starts where the checkpoint left this epoch
+        for index in padded[rank::world][skip:]:
             yield (self.epoch, int(index))
 
     def __len__(self) -> int:
         _, world = self._rank_world()
         return math.ceil(self.n / world)
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader Lightning can save and restore mid-epoch (it calls `state_dict`/`load_state_dict`).
+
+    Why: Lightning re-iterates a plain DataLoader from the start of the epoch on resume, so an interrupted run would
+    see other samples than an uninterrupted one. The state is the number of batches training has consumed
+    (`position()`, read from the trainer when the checkpoint is written: a prefetching iterator is ahead of it); on
+    load the sampler moves to that batch's epoch and skips the batches already seen."""
+
+    def __init__(self, *args, position=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.position = position
+
+    def state_dict(self) -> dict[str, int]:
+        consumed, per_epoch = self.position() if self.position else (0, len(self))
+        return {"consumed": int(consumed), "per_epoch": int(per_epoch)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        epoch, within = divmod(int(state["consumed"]), max(1, int(state["per_epoch"])))
+        self.sampler.set_epoch(epoch)
+        # a shorter loader of a combined (max_size_cycle) pair has cycled: its position is within its own length
+        self.sampler.skip = (within % max(1, len(self))) * int(self.batch_size)
 
 
 def _worker_init(_: int) -> None:
@@ -112,8 +137,33 @@ def _worker_init(_: int) -> None:
     cv2.setNumThreads(1)
 
 
+# The `data` block of every training stage's config (a method may change these defaults; unknown keys raise).
+DATA_DEFAULTS: dict[str, Any] = {
+    "degradation": {"preset": "codeformer_stage2"},
+    "batch_size": 8,
+    "num_workers": 0,
+    "val_count": 16,
+    "flip": True,
+    "worker_start": "spawn",
+    "fast_blur": True,
+    "extra_pairs": None,  # a folder of offline (lq/, hq/) pairs added to the online draws ("+O/F")
+    "real_lq": None,  # unpaired real LQ faces: `split:<name>` of the face set, or a folder
+}
+
+
 class BFRDataModule(L.LightningDataModule):
     """HQ folder -> (LQ, HQ) batches: on-the-fly degradation for training, a fixed degraded val set."""
+
+    @classmethod
+    def from_config(cls, faces_dir: str | Path, size: int, seed: int, data: dict[str, Any],
+                    where: str = "data") -> "BFRDataModule":
+        """Build from a stage config's `data` block (merged over DATA_DEFAULTS; an unknown key is an error)."""
+        from bfrbench.config import merge_known
+
+        d = merge_known(DATA_DEFAULTS, data, where)
+        return cls(faces_dir, size, d["degradation"], seed, d["batch_size"], d["num_workers"], d["val_count"],
+                   d["flip"], d["worker_start"], real_lq=d["real_lq"], fast_blur=d["fast_blur"],
+                   extra_pairs=d["extra_pairs"])
 
     def __init__(
         self,
@@ -170,9 +220,17 @@ class BFRDataModule(L.LightningDataModule):
                 raise BFRBenchError(f"real_lq {self.real_lq!r}: no faces found", fix="check the folder or split name")
             self.real_lq_set = RealLQFaces(refs, self.size, self.seed, flip=self.flip)
 
+    def _position(self) -> tuple[int, int]:
+        """(training batches consumed so far, batches per epoch), for ResumableLoader's checkpoint state."""
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 1
+        return trainer.fit_loop.epoch_loop.batch_progress.total.processed, int(trainer.num_training_batches)
+
     def _loader(self, dataset: Dataset, seed_offset: int = 0) -> DataLoader:
-        return DataLoader(
+        return ResumableLoader(
             dataset,
+            position=self._position,
             batch_size=self.batch_size,
             sampler=EpochIndexSampler(len(dataset), self.seed + seed_offset),
             num_workers=self.num_workers,

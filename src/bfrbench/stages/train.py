@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
 from bfrbench import paths
-from bfrbench.config import load_yaml, merge_known
+from bfrbench.config import load_yaml
+from bfrbench.errors import ConfigError
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
-from bfrbench.errors import ConfigError
 
 
 def run_train(method_name: str, stage: str, config_path: str, params: Mapping[str, Any], out: Path | None,
@@ -19,15 +20,21 @@ def run_train(method_name: str, stage: str, config_path: str, params: Mapping[st
     method = get_method(method_name)
     if stage not in method.stages:
         raise ConfigError(f"method {method_name} has no stage {stage!r}", fix=f"its stages: {list(method.stages)}")
-    cfg = merge_known(method.default_config(stage), load_yaml(config_path), str(config_path))
+    from bfrbench.config import merge_known
+    from bfrbench.training.stage import check_vocabulary, run_stage
+
+    raw = load_yaml(config_path)
+    check_vocabulary(raw, str(config_path))
+    cfg = merge_known(method.default_config(stage), raw, str(config_path))  # fail on a bad key before MLflow
     out = Path(out) if out else paths.model_dir(method_name) / stage
     out.mkdir(parents=True, exist_ok=True)
     run_params = {"method": method_name, "stage": stage, "config_file": config_path, "config": cfg,
                   "seed": params["seed"], "size": params["size"]}
     with stage_run(f"train/{method_name}/{stage}", params["profile"], run_params) as run:
-        ctx = StageContext(method_name, stage, cfg, dict(params), paths.FACES, out, paths.model_dir(method_name),
+        ctx = StageContext(method_name, stage, raw, dict(params), paths.FACES, out, paths.model_dir(method_name),
                            int(params["seed"]), int(params["size"]), progress=progress, logger=run)
-        metrics = method.train(ctx) or {}
-        run.log_metrics(metrics)
+        t0 = time.perf_counter()
+        metrics = run_stage(method, ctx)
+        run.log_metrics({**metrics, "stage_seconds": time.perf_counter() - t0})  # timings in MLflow, not the card
         run.log_artifact(out / "card.json")
     return out

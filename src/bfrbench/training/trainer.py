@@ -1,4 +1,4 @@
-"""Build a Lightning Trainer from config and run `fit` with checkpointing, resume and MLflow logging.
+"""Build a Lightning Trainer from config and run `fit` with checkpointing, exact resume and MLflow logging.
 
 Scaling out uses Lightning's own engines: `strategy: ddp` with `devices`/`num_nodes` under torchrun or SLURM
 (Lightning reads their environment), `ddp_spawn` inside pytest. See docs/scaling.md.
@@ -26,7 +26,10 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "accumulate_grad_batches": 1,
     "checkpoint_every_n_steps": 50,
     "resume": True,
-    "deterministic": False,
+    # torch.use_deterministic_algorithms: "warn" makes every op that has a deterministic kernel use it and warns
+    # about the few that have none (some CUDA backward kernels, docs/reproducibility.md); true raises on those.
+    "deterministic": "warn",
+    "num_sanity_val_steps": 2,
 }
 
 
@@ -37,9 +40,30 @@ def trainer_config(cfg: Mapping[str, Any] | None, where: str = "trainer") -> dic
     return merged
 
 
-def last_checkpoint(ckpt_dir: Path) -> Path | None:
-    last = ckpt_dir / "last.ckpt"
-    return last if last.is_file() else None
+def is_global_zero() -> bool:
+    from bfrbench.tracking import is_rank_zero
+
+    return is_rank_zero()
+
+
+def resume_checkpoint(work: Path) -> Path | None:
+    """The checkpoint a re-run starts from: the finished run's final one, else the last periodic one."""
+    from bfrbench.training.callbacks import FINAL_CHECKPOINT
+
+    for name in (FINAL_CHECKPOINT, "last.ckpt"):
+        path = Path(work) / "checkpoints" / name
+        if path.is_file():
+            return path
+    return None
+
+
+def final_checkpoint(work: Path) -> Path:
+    """After `fit`: the checkpoint of the last step (final.ckpt; last.ckpt when a killed run had saved its last step
+    but not yet final.ckpt, so the re-run had nothing left to train)."""
+    path = resume_checkpoint(work)
+    if path is None:
+        raise RuntimeError(f"{work}: training wrote no checkpoint")
+    return path
 
 
 def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = None, progress: bool = True,
@@ -49,6 +73,8 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
     from lightning.pytorch.loggers import MLFlowLogger
 
     from bfrbench.tracking import tracking_uri
+    from bfrbench.training.callbacks import (AtomicCheckpointIO, FinalCheckpoint, FinalMetrics,
+                                             IsolatedValidationRNG, RNGState)
 
     ckpt = ModelCheckpoint(
         dirpath=out_dir / "checkpoints",
@@ -62,6 +88,7 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
     val_kwargs: dict[str, Any] = {}
     if cfg["val_every_n_steps"]:
         val_kwargs = {"val_check_interval": int(cfg["val_every_n_steps"]), "check_val_every_n_epoch": None}
+    callbacks = [RNGState(), IsolatedValidationRNG(), FinalMetrics(), ckpt, FinalCheckpoint(out_dir / "checkpoints")]
     return L.Trainer(
         accelerator=cfg["accelerator"],
         devices=cfg["devices"],
@@ -74,9 +101,11 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
         gradient_clip_val=cfg["gradient_clip_val"] or None,
         accumulate_grad_batches=cfg["accumulate_grad_batches"],
         deterministic=cfg["deterministic"],
+        num_sanity_val_steps=cfg["num_sanity_val_steps"],
         default_root_dir=str(out_dir),
         logger=logger,
-        callbacks=[ckpt, *(extra_callbacks or [])],
+        callbacks=[*callbacks, *(extra_callbacks or [])],
+        plugins=[AtomicCheckpointIO()],
         enable_progress_bar=progress,
         enable_model_summary=False,
         use_distributed_sampler=False,  # our sampler shards by rank itself (see data/datamodule.py)
@@ -85,12 +114,12 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
 
 
 def fit(module, datamodule, cfg: Mapping[str, Any], out_dir: Path, run=None, progress: bool = True):
-    """Train, resuming from `out_dir/checkpoints/last.ckpt` when `resume` is on and it exists."""
-    import lightning as L
+    """Train, resuming from `out_dir/checkpoints/` (final.ckpt or last.ckpt) when `resume` is on.
 
-    L.seed_everything(int(getattr(datamodule, "seed", 0)), workers=True, verbose=False)
+    Seeding happens in the stage runner before the module is built; the generators' state at each checkpoint is
+    saved and restored by the RNGState callback."""
     trainer = build_trainer(cfg, out_dir, run_id=getattr(run, "run_id", None), progress=progress,
                             experiment=getattr(run, "experiment", "bfrbench"))
-    ckpt_path = last_checkpoint(out_dir / "checkpoints") if cfg["resume"] else None
+    ckpt_path = resume_checkpoint(out_dir) if cfg["resume"] else None
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
     return trainer

@@ -41,7 +41,7 @@ def test_extra_pairs_folder_must_hold_lq_and_hq(tiny_faces, tmp_path):
 
 
 def test_plus_of_work_folder_follows_the_pairs_bytes(tmp_path):
-    from bfrbench.methods.unet_l1_of import folder_fingerprint
+    from bfrbench.training.stage import folder_fingerprint
 
     root = _pairs(tmp_path / "flip")
     before = folder_fingerprint(root)
