@@ -13,10 +13,20 @@ Convention (BasicSR calculate_niqe(img, crop_border=0, input_order='HWC', conver
 - second scale: MATLAB `imresize(x, 0.5)` (bicubic, antialiased, symmetric edges) of the first-scale image;
 - score = sqrt((mu_p - mu_d) pinv((S_p + S_d)/2) (mu_p - mu_d)^T), with the pristine model (mu_p, S_p) of the MATLAB
   release, read from `basicsr/metrics/niqe_pris_params.npz` in BasicSR 1.4.2's PyPI sdist (Apache-2.0).
-Precision follows BasicSR (float32 image, coefficients and block statistics; the x0.5 resize in float64, stored as
-float32). NIQE is precision-sensitive: the AGGD shape is an argmin over a 0.001 grid and a few dozen blocks feed a
-36-D covariance, so an all-float64 version differs from BasicSR by ~0.5-2% (measured on skimage astronaut); this one
-is within 1e-5 relative of BasicSR's calculate_niqe (tests/metrics/test_niqe.py runs BasicSR from its sdist).
+Precision follows BasicSR: float32 image, coefficients and block statistics, so the rounded-integer first scale is
+bit-identical to BasicSR's (an all-float64 version differs from BasicSR by ~0.5-2%, measured on skimage astronaut).
+The second scale is where NIQE is fragile: its float32 local variance E[x^2] - mu^2 cancels (absolute error ~7e-3
+where the variance is < 0.05) and, in flat areas, decides whether a coefficient is exactly 0, which the AGGD fit
+leaves out of both its left and right sets. One float32 ulp on ONE pixel of the x0.5 image moves the score by up to
+1.7e-3 (relative), +-1 ulp on half the pixels by up to 4.7e-3. BasicSR makes that image with float32 torch `mv`,
+i.e. the CPU's BLAS sgemv, which is 1-5 ulp off the correctly rounded value in a kernel-dependent way (MKL's AMD
+path vs MKL_CBWR=AVX2 give different bits), so BasicSR's own NIQE depends on the CPU. Here the resize is a float64
+sum over each output's taps in a fixed order (`matlab_resize`, no BLAS), stored as float32: the same bits on every
+CPU, and equal to what BasicSR's imresize algorithm gives when run in float64. The float64 tail (covariance of the
+36 features, pinv of a matrix of condition ~1e5-4e5) moves the score by < 1e-13 between BLAS kernels.
+tests/metrics/test_niqe.py runs BasicSR's calculate_niqe from its sdist with its imresize in float64 (agreement
+<= 7e-15) and checks the float32 imresize itself to its rounding bound; against stock BasicSR the gap is that
+resize's rounding noise (<= 9.7e-4 measured on AMD EPYC).
 """
 
 from __future__ import annotations
@@ -98,8 +108,9 @@ def _cubic(d: np.ndarray) -> np.ndarray:
     return np.where(a <= 1, 1.5 * a**3 - 2.5 * a**2 + 1, np.where(a <= 2, -0.5 * a**3 + 2.5 * a**2 - 4 * a + 2, 0.0))
 
 
-def matlab_resize_matrix(n_in: int, scale: float) -> np.ndarray:
-    """The (ceil(n_in*scale) x n_in) matrix of MATLAB's bicubic imresize along one axis (antialiased when shrinking)."""
+def _resize_taps(n_in: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Input indices and weights (both n_out x taps) of MATLAB's bicubic imresize along one axis (antialiased when
+    shrinking, symmetric edges); a folded edge may repeat an index within a row."""
     n_out = math.ceil(n_in * scale)
     width = 4.0 / scale if scale < 1 else 4.0
     u = np.arange(1, n_out + 1) / scale + 0.5 * (1 - 1 / scale)  # output centres in 1-based input coordinates
@@ -107,10 +118,33 @@ def matlab_resize_matrix(n_in: int, scale: float) -> np.ndarray:
     w = scale * _cubic(scale * (u[:, None] - taps)) if scale < 1 else _cubic(u[:, None] - taps)
     w /= w.sum(axis=1, keepdims=True)
     idx = (taps.astype(np.int64) - 1) % (2 * n_in)  # MATLAB's symmetric edge: [1..n, n..1] repeated
-    idx = np.where(idx < n_in, idx, 2 * n_in - 1 - idx)
-    matrix = np.zeros((n_out, n_in))
-    np.add.at(matrix, (np.repeat(np.arange(n_out), taps.shape[1]), idx.ravel()), w.ravel())
+    return np.where(idx < n_in, idx, 2 * n_in - 1 - idx), w
+
+
+def matlab_resize_matrix(n_in: int, scale: float) -> np.ndarray:
+    """The (ceil(n_in*scale) x n_in) matrix of MATLAB's bicubic imresize along one axis (antialiased when shrinking)."""
+    idx, w = _resize_taps(n_in, scale)
+    matrix = np.zeros((idx.shape[0], n_in))
+    np.add.at(matrix, (np.repeat(np.arange(idx.shape[0]), idx.shape[1]), idx.ravel()), w.ravel())
     return matrix
+
+
+def matlab_resize(x: np.ndarray, scale: float) -> np.ndarray:
+    """MATLAB `imresize(x, scale)` (bicubic, antialiased, symmetric edges) of a 2-D image, in float64.
+
+    Rows first, then columns (as MATLAB and BasicSR). Each output is a weighted sum over its taps accumulated in a
+    fixed order with plain float64 operations, not a BLAS product, so the value (and the float32 it is stored as)
+    is the same bits on every CPU: one ulp on one pixel of it can move NIQE by 1.7e-3 (see the module doc).
+    """
+    out = np.asarray(x, dtype=np.float64)
+    for axis in (0, 1):
+        idx, w = _resize_taps(out.shape[axis], scale)
+        shape = (-1, 1) if axis == 0 else (1, -1)
+        acc = w[:, 0].reshape(shape) * np.take(out, idx[:, 0], axis=axis)
+        for t in range(1, idx.shape[1]):
+            acc += w[:, t].reshape(shape) * np.take(out, idx[:, t], axis=axis)
+        out = acc
+    return out
 
 
 def niqe_luma(y: np.ndarray, prior: dict[str, np.ndarray]) -> float:
@@ -132,10 +166,10 @@ def niqe_luma(y: np.ndarray, prior: dict[str, np.ndarray]) -> float:
         sigma = np.sqrt(np.abs(convolve(np.square(img), window, mode="nearest") - np.square(mu)))
         coeff = (img - mu) / (sigma + 1)
         b = BLOCK // scale
-        feats.append([block_features(coeff[i * b : (i + 1) * b, j * b : (j + 1) * b]) for j in range(nw) for i in range(nh)])
+        blocks = [coeff[i * b : (i + 1) * b, j * b : (j + 1) * b] for j in range(nw) for i in range(nh)]
+        feats.append([block_features(block) for block in blocks])
         if scale == 1:
-            small = matlab_resize_matrix(img.shape[0], 0.5) @ (img / 255.0) @ matlab_resize_matrix(img.shape[1], 0.5).T
-            img = small.astype(np.float32) * 255.0
+            img = matlab_resize(img / 255.0, 0.5).astype(np.float32) * 255.0  # float64 sum, stored as float32
     dist = np.concatenate([np.array(f) for f in feats], axis=1)
     complete = dist[~np.isnan(dist).any(axis=1)]
     if len(complete) < 2:  # no covariance from fewer than two blocks: undefined
