@@ -8,7 +8,7 @@ import yaml
 from bfrbench.config import TINY_SUFFIX, load_params, merge_known, tiny_config_path
 from bfrbench.data.degradation import preset_from_config
 from bfrbench.errors import ConfigError
-from bfrbench.methods.registry import METHODS, get_method
+from bfrbench.methods.registry import METHODS, check_method_names, get_method
 from bfrbench.stages.testsets import validate_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +32,7 @@ def test_params_yaml_is_the_smoke_profile():
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.stem)
 def test_profile_validates(profile):
     params = load_params(profile)
+    check_method_names(params, str(profile))
     assert params["profile"] == profile.stem
     for name, spec in params["testsets"].items():
         validate_spec(name, spec)
@@ -104,8 +105,9 @@ def test_unknown_method_is_an_error(tmp_path):
     bad["methods"].append("nosuchmethod")
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(bad))
+    params = load_params(path)  # the schema is fine; the method registry owns the names
     with pytest.raises(ConfigError, match="nosuchmethod"):
-        load_params(path)
+        check_method_names(params, str(path))
 
 
 def test_registry_names_match():

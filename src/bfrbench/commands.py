@@ -17,8 +17,11 @@ def _say(msg: str) -> None:
 
 def _params(args):
     from bfrbench.config import load_params
+    from bfrbench.methods.registry import check_method_names
 
-    return load_params(args.params)
+    params = load_params(args.params)
+    check_method_names(params, str(args.params))
+    return params
 
 
 def cmd_data(args) -> int:

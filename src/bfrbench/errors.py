@@ -37,3 +37,12 @@ class PairingError(BFRBenchError):
 
 class AssetError(BFRBenchError):
     """Weights or data that are missing, or whose checksum does not match."""
+
+
+def unavailable(why: str, command: str) -> str:
+    """The one format of an availability reason: what is missing and the command that fixes it.
+
+    It lives here, beside the errors, because both the weights registry and the metrics report unavailability (a
+    missing file, a library that does not import), and the leaderboard shows the string as is instead of a number.
+    """
+    return f"unavailable: {why}; run {command}"

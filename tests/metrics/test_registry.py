@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from bfrbench.errors import BFRBenchError
-from bfrbench.metrics.registry import METRICS, MetricSpec, create_metric, get_spec, metric_names
+from bfrbench.metrics.registry import METRICS, create_metric, get_spec, metric_names
+from bfrbench.metrics.spec import MetricSpec
 
 
 def test_import_is_light():

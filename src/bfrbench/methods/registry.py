@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bfrbench.errors import ConfigError
 
@@ -86,6 +88,17 @@ METHODS: dict[str, MethodSpec] = {
         ),
     )
 }
+
+
+def check_method_names(params: Mapping[str, Any], where: str) -> None:
+    """Every method named by params.yaml (`methods` and each `train` entry) is registered here."""
+    for method in params["methods"]:
+        if method not in METHODS:
+            raise ConfigError(f"{where}: methods: unknown method {method!r}", fix=f"registered methods: {sorted(METHODS)}")
+    for key, entry in params["train"].items():
+        if entry.get("method") not in METHODS:
+            raise ConfigError(f"{where}: train.{key}.method: unknown method {entry.get('method')!r}",
+                              fix=f"registered methods: {sorted(METHODS)}")
 
 
 def get_method(name: str):

@@ -13,12 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from bfrbench.errors import BFRBenchError
-from bfrbench.metrics.registry import MetricSpec
-
-
-def unavailable(why: str, command: str) -> str:
-    """The one format of an availability reason: what is missing and the command that fixes it."""
-    return f"unavailable: {why}; run {command}"
+from bfrbench.metrics.spec import MetricSpec
 
 
 class Metric:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bfrbench.errors import AssetError
+from bfrbench.errors import AssetError, unavailable
 from bfrbench.metrics.ids_dlib import FFHQ_FACE_BOX, INSTALL_COMMAND, LANDMARK_MODEL, _packaged_model_dir
 
 ARCFACE_SIZE = 112
@@ -96,8 +96,6 @@ class DlibLandmarks:
         return folder / (LANDMARK_MODEL if self.points == 5 else LANDMARK_MODEL_68)
 
     def check_available(self) -> str | None:
-        from bfrbench.metrics.base import unavailable
-
         try:
             import dlib  # noqa: F401
 

@@ -16,8 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from bfrbench.errors import AssetError
-from bfrbench.metrics.base import unavailable
+from bfrbench.errors import AssetError, unavailable
 from bfrbench.metrics.feature_set import FeatureSetMetric
 from bfrbench.metrics.frechet import feature_stats, frechet_distance
 from bfrbench.metrics.inception import (
@@ -25,7 +24,7 @@ from bfrbench.metrics.inception import (
     inception_features,
     load_fid_inception,
 )
-from bfrbench.metrics.registry import MetricSpec
+from bfrbench.metrics.spec import MetricSpec
 
 INCEPTION_WEIGHTS = "inception_fid"
 BASICSR_FFHQ512_STATS = "fid_stats_ffhq512_basicsr"

@@ -24,7 +24,8 @@ from bfrbench.errors import BFRBenchError
 from bfrbench.metrics.feature_set import MIN_IMAGES, FeatureSetMetric
 from bfrbench.metrics.frechet import frechet_distance_of_features
 from bfrbench.metrics.ids_dlib import CHIP_PADDING, CHIP_SIZE, IdsDlib
-from bfrbench.metrics.registry import MetricSpec, get_spec
+from bfrbench.metrics.registry import get_spec
+from bfrbench.metrics.spec import MetricSpec
 
 DESCRIPTOR_DIM = 128
 _REFERENCE_BATCH = 16

@@ -26,7 +26,7 @@ import numpy as np
 
 from bfrbench.errors import AssetError, BFRBenchError
 from bfrbench.metrics.base import Metric, _exact_mean
-from bfrbench.metrics.registry import MetricSpec
+from bfrbench.metrics.spec import MetricSpec
 
 WEIGHTS_ENTRIES = ("arcface_resnet18_vqfr", "arcface_resnet18_gfpgan")
 INPUT_SIZE = 128

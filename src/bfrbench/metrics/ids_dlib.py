@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bfrbench.errors import AssetError
-from bfrbench.metrics.base import Metric, unavailable
-from bfrbench.metrics.registry import MetricSpec
+from bfrbench.errors import AssetError, unavailable
+from bfrbench.metrics.base import Metric
+from bfrbench.metrics.spec import MetricSpec
 
 RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 LANDMARK_MODEL = "shape_predictor_5_face_landmarks.dat"

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bfrbench.errors import AssetError, BFRBenchError
+from bfrbench.errors import AssetError, BFRBenchError, unavailable
 from bfrbench.metrics.base import Metric
 from bfrbench.metrics.face_align import (
     ARCFACE_TEMPLATE_112, DlibLandmarks, arcface_matrix_from_dlib5, similarity_transform, warp_arcface,
 )
 from bfrbench.metrics.ids_arcface import angle_degrees
-from bfrbench.metrics.registry import MetricSpec
+from bfrbench.metrics.spec import MetricSpec
 
 WEIGHTS_ENTRY = "insightface_buffalo_l"
 RECOGNITION_ONNX = "w600k_r50.onnx"
@@ -70,7 +70,6 @@ class IdsInsightface(Metric):
         self.n_dlib_fallback = 0  # ground truths where det_10g found no face
 
     def check_available(self) -> str | None:
-        from bfrbench.metrics.base import unavailable
         from bfrbench.weights import weights_reason
 
         reason = weights_reason(WEIGHTS_ENTRY)  # first: the imports cost seconds, wasted without the weights

@@ -24,7 +24,7 @@ from bfrbench.errors import AssetError
 from bfrbench.metrics.base import Metric
 from bfrbench.metrics.ids_arcface import angle_degrees
 from bfrbench.metrics.face_align import DlibLandmarks, arcface_matrix_from_dlib5, warp_arcface
-from bfrbench.metrics.registry import MetricSpec
+from bfrbench.metrics.spec import MetricSpec
 
 WEIGHTS_ENTRY = "mobilefacenet_faceplugin"
 ONNX_MEMBER = "package/model/fr_feature.onnx"

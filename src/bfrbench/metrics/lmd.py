@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bfrbench.errors import AssetError
+from bfrbench.errors import AssetError, unavailable
 from bfrbench.metrics.base import Metric
 from bfrbench.metrics.face_align import DlibLandmarks
-from bfrbench.metrics.registry import MetricSpec
+from bfrbench.metrics.spec import MetricSpec
 
 WEIGHTS_ENTRY = "fan_wflw_4hg"
 FAN_INPUT = 256
@@ -63,7 +63,6 @@ class LmdFan(Metric):
         self._net = None
 
     def check_available(self) -> str | None:
-        from bfrbench.metrics.base import unavailable
         from bfrbench.weights import weights_reason
 
         reason = weights_reason(WEIGHTS_ENTRY)  # first: the import costs seconds, wasted without the weights

@@ -18,7 +18,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from bfrbench.metrics.base import Metric, unavailable
+from bfrbench.errors import unavailable
+from bfrbench.metrics.base import Metric
 
 LUMA_WEIGHTS_RGB = np.array([65.481, 128.553, 24.966], dtype=np.float64)
 SSIM_WINDOW = 11

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bfrbench.errors import AssetError
-from bfrbench.metrics.base import Metric, unavailable
-from bfrbench.metrics.registry import MetricSpec
+from bfrbench.errors import AssetError, unavailable
+from bfrbench.metrics.base import Metric
+from bfrbench.metrics.spec import MetricSpec
 from bfrbench.metrics.weights_check import missing_reason, resolve
 
 PYIQA_PIN = "pyiqa==0.1.16"

@@ -10,30 +10,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bfrbench.errors import BFRBenchError
+from bfrbench.metrics.spec import MetricSpec
 
 if TYPE_CHECKING:
     from bfrbench.metrics.base import Metric
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    full_reference: bool
-    higher_better: bool
-    value_range: tuple[float, float]
-    unit: str
-    protocol: str
-    factory: str
-    weights: tuple[str, ...] = ()
-    description: str = ""
-
-    @property
-    def direction(self) -> str:
-        return "higher is better" if self.higher_better else "lower is better"
 
 
 _INF = math.inf

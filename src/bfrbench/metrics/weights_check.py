@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bfrbench.errors import AssetError
+from bfrbench.errors import AssetError, unavailable
 
 _HASH_PREFIX = re.compile(r"-([0-9a-f]{8,})\.(?:pth|pt)$")
 
@@ -20,7 +20,6 @@ def missing_reason(
 ) -> str | None:
     """None when every entry in `names` resolves to a verified file, else one reason naming all missing entries."""
     from bfrbench.assets import cache_dir
-    from bfrbench.metrics.base import unavailable
 
     missing, bad = [], []
     for name in names:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bfrbench import paths
+from bfrbench.report.cells import column_title, format_number, has_value
 
 REALISM = paths.SCORES / "realism" / "summary.json"
 PLUS_O, PLUS_OF = "unet_l1", "unet_l1_of"
@@ -27,7 +28,7 @@ def _fmt(entry: Any) -> str:
         return "n/a"
     if isinstance(v, float) and math.isnan(v):
         return f"undefined (n_nan {entry.get('n_nan', '?')})"
-    return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+    return format_number(v)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> tuple[list[str], str]:
@@ -36,13 +37,6 @@ def _table(header: list[str], rows: list[list[str]]) -> tuple[list[str], str]:
          + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
          + "</tbody></table>")
     return md, h
-
-
-def _arrow(metric: str) -> str:
-    from bfrbench.metrics.registry import METRICS
-
-    spec = METRICS.get(metric)
-    return "" if spec is None else (" ↓" if not spec.higher_better else " ↑")
 
 
 def realism_section(summary_path: Path = REALISM) -> tuple[list[str], str]:
@@ -58,7 +52,7 @@ def realism_section(summary_path: Path = REALISM) -> tuple[list[str], str]:
                + "; ".join(f"{k}: {m.get('source')} ({m.get('count')} faces)" for k, m in s.get("meta", {}).items()))
     rows = [[SET_LABELS.get(name, name)] + [("—" if name == "real" and m not in row else _fmt(row.get(m)))
                                             for m in metrics] for name, row in s["sets"].items()]
-    md, h = _table(["LQ set"] + [m + _arrow(m) for m in metrics], rows)
+    md, h = _table(["LQ set"] + [column_title(m) for m in metrics], rows)
     notes = sorted({f"- {m}: {e['unavailable']}" for row in s["sets"].values() for m, e in row.items()
                     if isinstance(e, dict) and "unavailable" in e})
     md = [title, "", caption, "", *md, *([""] + notes if notes else []), ""]
@@ -79,14 +73,12 @@ def plus_of_section(params: Mapping[str, Any], scores_root: Path = paths.SCORES)
         for method in (PLUS_O, PLUS_OF):
             p = scores_root / method / testset / "summary.json"
             rows_in[method] = json.loads(p.read_text()).get("metrics", {}) if p.is_file() else None
-        from bfrbench.report.leaderboard import has_value
-
         # Only metrics with a number for either row; the test set's own table says why the others are missing.
         names = [m for m in params.get("score", {}).get("metrics", [])
                  if any(r and has_value(r.get(m)) for r in rows_in.values())]
         rows = [[label] + (["missing"] * len(names) if rows_in[m] is None else [_fmt(rows_in[m].get(n)) for n in names])
                 for label, m in (("+O (" + PLUS_O + ")", PLUS_O), ("+O/F (" + PLUS_OF + ")", PLUS_OF))]
-        t_md, t_h = _table([f"{testset}"] + [n + _arrow(n) for n in names], rows)
+        t_md, t_h = _table([f"{testset}"] + [column_title(n) for n in names], rows)
         md += [*t_md, ""]
         body.append(t_h)
     return md, "".join(body)

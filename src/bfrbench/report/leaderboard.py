@@ -13,18 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from bfrbench import paths
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "inf"
-        if math.isnan(value):
-            return "nan"
-        return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
-    return str(value)
+from bfrbench.report.cells import column_title, format_number, has_value
 
 
 def _method_source(method: str, models_root: Path) -> str:
@@ -68,11 +57,6 @@ def collect(params: Mapping[str, Any], scores_root: Path = paths.SCORES) -> dict
         metric_names = [n for n in metric_names if n not in not_applicable]
         tables[testset] = {"meta": meta, "rows": rows, "metrics": metric_names, "not_applicable": not_applicable}
     return tables
-
-
-def has_value(entry: Any) -> bool:
-    """A score entry holding a number (NaN included: 'undefined' is a result, 'unavailable' is not)."""
-    return isinstance(entry, dict) and "unavailable" not in entry and isinstance(entry.get("value"), (int, float))
 
 
 def _not_applicable(entry: Any) -> bool:
@@ -143,10 +127,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         for name in all_metrics:
             if name not in used_metrics:
                 used_metrics.append(name)
-        for name in metric_names:
-            spec = METRICS.get(name)
-            arrow = "" if spec is None else ("↑" if spec.higher_better else "↓")
-            header.append(f"{name} {arrow}".strip())
+        header += [column_title(name) for name in metric_names]
         md.append("| " + " | ".join(header) + " |")
         md.append("|" + "---|" * len(header))
         html_rows = []
@@ -165,7 +146,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
                 elif "unavailable" in entry:
                     text = "unavailable"
                 else:
-                    text = _fmt(entry.get("value"))
+                    text = format_number(entry.get("value"))
                     if spec is not None and method in _best(rows, name, spec.higher_better):
                         text = f"**{text}**"
                 cells.append(text)
@@ -212,7 +193,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         spec = METRICS.get(name)
         if spec is None:
             continue
-        arrow = "higher is better" if spec.higher_better else "lower is better"
+        arrow = spec.direction
         unit = f"{spec.unit}; " if spec.unit else ""
         line = f"- **{name}** ({unit}{arrow}; range {list(spec.value_range)}): {spec.protocol}"
         md.append(line)
