@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from bfrbench.errors import AssetError
-from bfrbench.metrics.lpips import TRUNKS, packaged_heads
+from bfrbench.metrics.lpips import WEIGHTS_ENTRIES, packaged_heads
 from bfrbench.metrics.registry import create_metric
+from bfrbench.nets.lpips import TRUNKS, LpipsNet
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
@@ -44,7 +45,7 @@ def pair():
 def random_trunk(request, tmp_path_factory):
     """(trunk, folder, official file name, state dict) of a seeded random torchvision trunk (features only)."""
     trunk = request.param
-    builder, entry, _, _, _ = TRUNKS[trunk]
+    builder, entry = TRUNKS[trunk][0], WEIGHTS_ENTRIES[trunk][0]
     torch.manual_seed(0)
     features = getattr(torchvision.models, builder)(weights=None).features  # seeded default (Kaiming) init
     state = {f"features.{k}": v for k, v in features.state_dict().items()}
@@ -63,7 +64,7 @@ def accept_random(random_trunk, monkeypatch, tmp_path):
     from bfrbench.assets import sha256_file
 
     trunk, folder, filename, _ = random_trunk
-    entry = TRUNKS[trunk][1]
+    entry = WEIGHTS_ENTRIES[trunk][0]
     monkeypatch.setenv("BFRBENCH_WEIGHTS_DIR", str(folder))
     monkeypatch.setenv("BFRBENCH_CACHE", str(tmp_path / "cache"))
     fake = dataclasses.replace(weights.WEIGHTS[entry], sha256=sha256_file(folder / filename))
@@ -122,7 +123,7 @@ def pyiqa_values(trunk, state, pred, gt, monkeypatch):
 
     # pyiqa builds its trunk with weights='IMAGENET1K_V1' (a download) whatever `pnet_rand` says: build it empty.
     monkeypatch.setattr(lpips_arch, "models", EMPTY_TV)
-    head = packaged_heads(trunk)[TRUNKS[trunk][2]]
+    head = packaged_heads(trunk)[WEIGHTS_ENTRIES[trunk][1]]
     model = lpips_arch.LPIPS(net=trunk, pretrained_model_path=str(head))
     head_state = torch.load(head, map_location="cpu")
     assert torch.equal(model.lin0.model[1].weight, head_state["lin0.model.1.weight"])  # heads really loaded
@@ -167,7 +168,7 @@ def test_refuses_unverified_trunk_even_where_torch_hub_would_take_it(random_trun
     metric = create_metric(f"lpips_{trunk}")
     reason = metric.check_available()
     assert reason.startswith("unavailable: ") and "does not match the expected" in reason
-    assert reason.endswith(f"; run bfrbench weights fetch {TRUNKS[trunk][1]}")
+    assert reason.endswith(f"; run bfrbench weights fetch {WEIGHTS_ENTRIES[trunk][0]}")
     with pytest.raises(AssetError, match="unavailable"):
         metric.score_batch(*pair)
 
@@ -178,7 +179,7 @@ def test_missing_trunk_is_unavailable_without_network(trunk, no_network, monkeyp
     monkeypatch.delenv("BFRBENCH_WEIGHTS_DIR", raising=False)
     metric = create_metric(f"lpips_{trunk}")
     reason = metric.check_available()
-    entry = TRUNKS[trunk][1]
+    entry = WEIGHTS_ENTRIES[trunk][0]
     assert reason == (
         f"unavailable: weights {'alexnet-owt-7be5be79.pth' if trunk == 'alex' else 'vgg16-397923af.pth'} missing "
         f"(not in {tmp_path} or $BFRBENCH_WEIGHTS_DIR); run bfrbench weights fetch {entry}"
@@ -197,3 +198,24 @@ def test_heads_from_the_lpips_package_are_accepted_only_by_checksum(monkeypatch,
     fake.write_bytes(b"not the official heads")
     with pytest.raises(AssetError):
         resolve("lpips_v0.1_alex_head", {"lpips_v0.1_alex_head": fake})
+
+
+@pytest.mark.parametrize("random_trunk", ["vgg"], indirect=True)
+def test_codeformer_lpips_loss_is_the_metric_network(accept_random, pair):
+    """CodeFormer's training loss is the lpips_vgg network itself (same class, same tensors), on BasicSR's input
+    normalisation, and it passes gradients to the restored image."""
+    from bfrbench.methods.codeformer.perceptual import LPIPSLoss
+
+    loss, metric = LPIPSLoss(), create_metric("lpips_vgg")
+    net = metric._load()
+    assert type(loss.lpips) is LpipsNet is type(net)
+    ours, theirs = loss.lpips.state_dict(), net.state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    x, y = to_pm1(pair[0][:1]).requires_grad_(True), to_pm1(pair[1][:1])
+    value = loss(x, y)
+    imagenet = [((t + 1) / 2 - torch.tensor(m).view(1, 3, 1, 1)) / torch.tensor(s).view(1, 3, 1, 1)
+                for t, m, s in ((x, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+                                (y, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)))]
+    assert torch.allclose(value, net(*imagenet).mean())
+    value.backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0

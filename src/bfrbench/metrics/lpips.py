@@ -1,15 +1,16 @@
 """LPIPS v0.1 (Zhang et al. 2018) with the AlexNet (`lpips_alex`) or VGG16 (`lpips_vgg`) ImageNet trunk.
 
-Protocol, as in the reference `lpips` package (v0.1) and pyiqa's `lpips` / `lpips-vgg`:
-- RGB in [-1, 1] (uint8 / 127.5 - 1), then the v0.1 scaling layer (x - shift) / scale;
-- trunk features after the ReLUs of the five stages (AlexNet relu1-relu5, VGG16 relu1_2, 2_2, 3_3, 4_3, 5_3);
-- each feature map unit-normalised over channels (eps 1e-10), squared difference, the learned 1x1 linear head,
-  mean over space, summed over the five stages. float32, as the reference.
+Protocol, as in the reference `lpips` package (v0.1) and pyiqa's `lpips` / `lpips-vgg`: RGB in [-1, 1]
+(uint8 / 127.5 - 1) into the network of `bfrbench.nets.lpips` (v0.1 scaling layer, five ReLU stages, unit-normalised
+features, learned 1x1 heads, spatial mean, sum over stages), in float32 as the reference.
 
-Why our own ~60 lines and not the `lpips` package as the engine: the package builds its trunks through torchvision's
+Why our own network and not the `lpips` package as the engine: the package builds its trunks through torchvision's
 deprecated `pretrained=` argument and pyiqa's LPIPS always downloads the trunk (even with `pnet_rand=True`); here the
 trunk and heads come only from the weights registry, verified, and nothing is downloaded at score time. Both
 libraries are the calibration references in tests/metrics/test_lpips.py.
+
+`load_lpips` is also how CodeFormer's LPIPS training loss gets its network, so the loss and the metric are the same
+network from the same files.
 
 Each image is scored on its own, so its value does not depend on which other images share the batch.
 """
@@ -22,16 +23,13 @@ import numpy as np
 
 from bfrbench.errors import AssetError
 from bfrbench.metrics.base import Metric
-from bfrbench.metrics.registry import MetricSpec
+from bfrbench.metrics.spec import MetricSpec
 from bfrbench.metrics.weights_check import missing_reason, resolve
 
-SHIFT = (-0.030, -0.088, -0.188)
-SCALE = (0.458, 0.448, 0.450)
-# trunk name -> (torchvision builder, registry entry of the trunk, registry entry of the heads, stage boundaries in
-# `features`: stage k is features[bounds[k]:bounds[k+1]], ending just after a ReLU, channels per stage)
-TRUNKS = {
-    "alex": ("alexnet", "lpips_alexnet", "lpips_v0.1_alex_head", (0, 2, 5, 8, 10, 12), (64, 192, 384, 256, 256)),
-    "vgg": ("vgg16", "lpips_vgg16", "lpips_v0.1_vgg_head", (0, 4, 9, 16, 23, 30), (64, 128, 256, 512, 512)),
+# trunk -> (registry entry of the torchvision trunk, registry entry of the v0.1 heads)
+WEIGHTS_ENTRIES = {
+    "alex": ("lpips_alexnet", "lpips_v0.1_alex_head"),
+    "vgg": ("lpips_vgg16", "lpips_v0.1_vgg_head"),
 }
 MIN_SIZE = 32  # smaller inputs leave AlexNet's last stages with no spatial extent
 
@@ -44,43 +42,32 @@ def packaged_heads(trunk: str) -> dict[str, Path]:
     if spec is None or not spec.submodule_search_locations:
         return {}
     folder = Path(list(spec.submodule_search_locations)[0]) / "weights" / "v0.1"
-    return {TRUNKS[trunk][2]: folder / f"{trunk}.pth"}
+    return {WEIGHTS_ENTRIES[trunk][1]: folder / f"{trunk}.pth"}
 
 
-def build_lpips(trunk: str, trunk_state: dict, head_state: dict):
-    """The LPIPS network as a torch Module from a torchvision trunk state dict and the v0.1 head state dict."""
+def lpips_reason(trunk: str) -> str | None:
+    """None when the verified trunk and heads of `trunk` are here, else the unavailability reason with its fix."""
+    return missing_reason(WEIGHTS_ENTRIES[trunk], packaged_heads(trunk))
+
+
+def load_lpips(trunk: str):
+    """The LPIPS network (`bfrbench.nets.lpips.LpipsNet`, eval mode, frozen) from the verified registry files.
+
+    Raises AssetError with the fetch command when a file is missing or fails its checksum: a number from anything
+    but the official weights is not LPIPS.
+    """
     import torch
-    import torchvision
 
-    builder, _, _, bounds, channels = TRUNKS[trunk]
-    with torch.device("meta"):  # no random init of 100M+ classifier weights that LPIPS never uses
-        features = getattr(torchvision.models, builder)(weights=None).features
-    features = features.to_empty(device="cpu")
-    own = {k.removeprefix("features."): v for k, v in trunk_state.items() if k.startswith("features.")}
-    features.load_state_dict(own, strict=True)  # strict: every trunk tensor comes from the verified file
-    heads = torch.nn.ModuleList(torch.nn.Conv2d(c, 1, 1, bias=False) for c in channels)
-    for k, head in enumerate(heads):
-        head.weight.data.copy_(head_state[f"lin{k}.model.1.weight"])
+    from bfrbench.nets.lpips import LpipsNet
 
-    class LpipsNet(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.stages = torch.nn.ModuleList(features[a:b] for a, b in zip(bounds[:-1], bounds[1:]))
-            self.heads = heads
-            self.register_buffer("shift", torch.tensor(SHIFT).view(1, 3, 1, 1))
-            self.register_buffer("scale", torch.tensor(SCALE).view(1, 3, 1, 1))
-
-        def forward(self, x, y):  # x, y: N x 3 x H x W in [-1, 1]
-            x, y = (x - self.shift) / self.scale, (y - self.shift) / self.scale
-            total = 0
-            for stage, head in zip(self.stages, self.heads):
-                x, y = stage(x), stage(y)
-                nx = x / (torch.sqrt(torch.sum(x**2, dim=1, keepdim=True)) + 1e-10)
-                ny = y / (torch.sqrt(torch.sum(y**2, dim=1, keepdim=True)) + 1e-10)
-                total = total + head((nx - ny) ** 2).mean(dim=(2, 3), keepdim=True)
-            return total.flatten()
-
-    return LpipsNet().eval().requires_grad_(False)
+    trunk_entry, head_entry = WEIGHTS_ENTRIES[trunk]
+    try:
+        trunk_path, head_path = resolve(trunk_entry), resolve(head_entry, packaged_heads(trunk))
+    except AssetError:
+        raise AssetError(f"LPIPS ({trunk}) {lpips_reason(trunk)}") from None
+    trunk_state = torch.load(trunk_path, map_location="cpu", weights_only=True)
+    head_state = torch.load(head_path, map_location="cpu", weights_only=True)
+    return LpipsNet(trunk).load(trunk_state, head_state)
 
 
 def to_minus1_1(batch: np.ndarray):
@@ -100,28 +87,19 @@ class Lpips(Metric):
     def __init__(self, spec: MetricSpec, trunk: str | None = None):
         super().__init__(spec)
         self.trunk = trunk or spec.name.removeprefix("lpips_")
-        if self.trunk not in TRUNKS:
-            raise ValueError(f"LPIPS trunk must be one of {sorted(TRUNKS)}, got '{self.trunk}'")
+        if self.trunk not in WEIGHTS_ENTRIES:
+            raise ValueError(f"LPIPS trunk must be one of {sorted(WEIGHTS_ENTRIES)}, got '{self.trunk}'")
         self._net = None
 
-    def _entries(self) -> tuple[str, str]:
-        return TRUNKS[self.trunk][1], TRUNKS[self.trunk][2]
-
     def check_available(self) -> str | None:
-        return missing_reason(self._entries(), packaged_heads(self.trunk))
+        return lpips_reason(self.trunk)
 
     def _load(self):
         if self._net is None:
-            import torch
-
-            trunk_entry, head_entry = self._entries()
             try:
-                trunk_path, head_path = resolve(trunk_entry), resolve(head_entry, packaged_heads(self.trunk))
-            except AssetError:  # refuse: a number from anything but the verified official weights is not LPIPS
+                self._net = load_lpips(self.trunk)
+            except AssetError:
                 raise AssetError(f"metric '{self.name}' {self.check_available()}") from None
-            trunk_state = torch.load(trunk_path, map_location="cpu", weights_only=True)
-            head_state = torch.load(head_path, map_location="cpu", weights_only=True)
-            self._net = build_lpips(self.trunk, trunk_state, head_state)
         return self._net
 
     def score_batch(self, pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
