@@ -110,9 +110,21 @@ def cmd_restore(args) -> int:
         batch_size=int(restore_cfg.get("batch_size", 8)), device=args.device or restore_cfg.get("device", "cpu"),
         overwrite=args.overwrite, convert=args.convert_images, size=(params or {}).get("size"),
         progress=not args.no_progress, profile=(params or {}).get("profile", "adhoc"), testset=args.testset,
+        sampling=_sampling(params, args.method),
     )
     _say(f"wrote {stats['images']} restored faces to {out}/ ({stats['seconds_per_image']:.3f} s/face)")
     return 0
+
+
+def _sampling(params, method: str) -> dict:
+    """params.yaml `sampling.<method>`; in a profile every row of `methods` has one (the DVC restore stage tracks it)."""
+    if params is None:
+        return {}
+    table = params.get("sampling") or {}
+    if method in params.get("methods", []) and method not in table:
+        raise ConfigError(f"params.yaml: sampling.{method} is missing",
+                          fix=f"add `{method}: {{}}` under `sampling:` (experiments/profiles/smoke.yaml shows each)")
+    return dict(table.get(method) or {})
 
 
 def _flipnet_data_config(args, params):

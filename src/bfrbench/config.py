@@ -24,6 +24,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
     "methods": list,
     "train": None,
     "restore": {"batch_size": int, "device": str, "num_workers": int},
+    "sampling": None,  # method -> its restore-time settings (validated by the method's `load`)
     "score": {"metrics": list, "batch_size": int},
     "report": {"grid_images": int, "title": str},
     "flipnet": {"config": str, "plus_of_config": str},  # FLIPNET as a data source (stages degrade, realism, +O/F)

@@ -35,14 +35,20 @@ class Restorer(Protocol):
 
 
 class Method(Protocol):
+    """A method as the runners see it. Training goes through `bfrbench.training.stage.run_stage`, which calls
+    `plan(ctx)` (ctx.config already merged over `default_config`) to get a TrainPlan or NoTraining; restore calls
+    `load` with the method's restore-time settings (params.yaml `sampling.<name>`, over `sampling_defaults()`)."""
+
     name: str
     stages: tuple[str, ...]
 
     def default_config(self, stage: str) -> dict[str, Any]: ...
 
-    def train(self, ctx: StageContext) -> dict[str, Any]: ...
+    def plan(self, ctx: StageContext) -> Any: ...
 
-    def load(self, models_dir: Path, device: str = "cpu") -> Restorer: ...
+    def sampling_defaults(self) -> dict[str, Any]: ...
+
+    def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> Restorer: ...
 
 
 def write_card(out_dir: Path, card: dict[str, Any]) -> Path:

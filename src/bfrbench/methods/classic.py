@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from bfrbench.errors import BFRBenchError
-from bfrbench.methods.base import StageContext, write_card
+from bfrbench.methods.base import StageContext
+from bfrbench.training.stage import NoTraining
 
 DEFAULTS = {
     "degradation": {"preset": "codeformer_stage2"},
@@ -57,7 +58,7 @@ class ClassicDenoiseSharpen:
     def default_config(self, stage: str) -> dict[str, Any]:
         return json.loads(json.dumps(DEFAULTS))
 
-    def train(self, ctx: StageContext) -> dict[str, Any]:
+    def plan(self, ctx: StageContext) -> NoTraining:
         from tqdm.auto import tqdm
 
         from bfrbench.data.degradation import DegradationPipeline
@@ -91,10 +92,13 @@ class ClassicDenoiseSharpen:
             "num_faces": len(pairs),
             "grid_results": results,
         }
-        write_card(ctx.out_dir, card)
-        return {"fit_psnr_rgb": best["psnr_rgb"], **{f"best_{k}": best[k] for k in ("h", "amount", "radius")}}
+        return NoTraining(card, metrics={"fit_psnr_rgb": best["psnr_rgb"],
+                                         **{f"best_{k}": best[k] for k in ("h", "amount", "radius")}})
 
-    def load(self, models_dir: Path, device: str = "cpu") -> _Restorer:
+    def sampling_defaults(self) -> dict[str, Any]:
+        return {}  # deterministic: no restore-time settings
+
+    def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> _Restorer:
         card_path = Path(models_dir) / "fit" / "card.json"
         if not card_path.is_file():
             raise BFRBenchError(f"{card_path}: classic has not been fitted", fix="run `dvc repro train@classic-fit`")

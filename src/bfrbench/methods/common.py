@@ -16,7 +16,6 @@ import numpy as np
 from bfrbench.errors import BFRBenchError, ConfigError
 
 OFFICIAL = "official weights"
-SUITE = "trained by the suite"
 
 
 def use_official(mode: str, assets: tuple[str, ...], where: str) -> tuple[bool, str | None]:
@@ -38,7 +37,8 @@ def use_official(mode: str, assets: tuple[str, ...], where: str) -> tuple[bool, 
 def official_card(method: str, stage: str, assets: tuple[str, ...], cfg: Mapping[str, Any]) -> dict[str, Any]:
     from bfrbench.weights import get_asset, weights_path
 
-    files = {a: {"file": str(weights_path(a)), "url": get_asset(a).urls[0], "sha256": get_asset(a).sha256}
+    # the file's name and sha256, not its absolute path: the card is hashed by DVC and must not depend on the machine
+    files = {a: {"file": weights_path(a).name, "url": get_asset(a).urls[0], "sha256": get_asset(a).sha256}
              for a in assets}
     names = ", ".join(get_asset(a).filename for a in assets)
     return {"method": method, "stage": stage, "source": f"{OFFICIAL} ({names}), not trained", "official": files,
@@ -47,22 +47,6 @@ def official_card(method: str, stage: str, assets: tuple[str, ...], cfg: Mapping
 
 def card_is_official(card: Mapping[str, Any]) -> bool:
     return str(card.get("source", "")).startswith(OFFICIAL)
-
-
-def work_dir(ctx, method: str, cfg: Mapping[str, Any]) -> Path:
-    """Resume folder keyed by the config and the code, outside the DVC output (as unet_l1)."""
-    from bfrbench.training.fingerprint import config_hash
-
-    return ctx.extras.get("work_root", Path("checkpoints")) / method / ctx.stage / config_hash(
-        cfg, {"seed": ctx.seed, "size": ctx.size, "faces": str(ctx.faces_dir)})
-
-
-def datamodule(ctx, data: Mapping[str, Any], size: int | None = None):
-    from bfrbench.data.datamodule import BFRDataModule
-
-    return BFRDataModule(ctx.faces_dir, size or ctx.size, data["degradation"], ctx.seed, data["batch_size"],
-                         data["num_workers"], data["val_count"], data["flip"], data["worker_start"],
-                         fast_blur=data["fast_blur"])
 
 
 def load_stage_blob(models_dir: Path, stage: str, method: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from bfrbench.methods.base import StageContext, write_card
+from bfrbench.methods.base import StageContext
+from bfrbench.training.stage import NoTraining
 
 
 class _Identity:
@@ -22,10 +23,11 @@ class InputAsIs:
     def default_config(self, stage: str) -> dict[str, Any]:
         return {}
 
-    def train(self, ctx: StageContext) -> dict[str, Any]:
-        card = {"method": self.name, "stage": ctx.stage, "source": "no parameters", "config": ctx.config}
-        write_card(ctx.out_dir, card)
-        return {}
+    def plan(self, ctx: StageContext) -> NoTraining:
+        return NoTraining({"method": self.name, "stage": ctx.stage, "source": "no parameters", "config": ctx.config})
 
-    def load(self, models_dir: Path, device: str = "cpu") -> _Identity:
+    def sampling_defaults(self) -> dict[str, Any]:
+        return {}  # deterministic: no restore-time settings
+
+    def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> _Identity:
         return _Identity()

@@ -15,8 +15,7 @@ from bfrbench.training.stage import TrainPlan
 DEFAULTS: dict[str, Any] = {
     "model": {"channels": [32, 64, 128]},
     "optim": {"lr": 2e-4, "weight_decay": 0.0},
-    "data": {"degradation": {"preset": "codeformer_stage2"}, "batch_size": 8, "num_workers": 0, "val_count": 16,
-             "flip": True, "worker_start": "spawn", "fast_blur": True, "extra_pairs": None, "real_lq": None},
+    "data": {},  # BFRDataModule's DATA_DEFAULTS
     "trainer": {},
 }
 
@@ -50,7 +49,10 @@ class UNetL1:
         module = UNetL1Module(cfg["model"]["channels"], cfg["optim"]["lr"], cfg["optim"]["weight_decay"])
         return TrainPlan(module, lambda m: {"model.pt": {"config": cfg["model"], "state_dict": m.net.state_dict()}})
 
-    def load(self, models_dir: Path, device: str = "cpu") -> _Restorer:
+    def sampling_defaults(self) -> dict[str, Any]:
+        return {}  # deterministic: no restore-time settings
+
+    def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> _Restorer:
         import torch
 
         from bfrbench.archs.unet import PlainUNet

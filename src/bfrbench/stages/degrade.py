@@ -50,7 +50,8 @@ def degrade_faces(method: str, cfg: Mapping[str, Any], params: Mapping[str, Any]
     if method == "flipnet":
         from bfrbench.methods.flipnet.loading import load_flipnet
 
-        runner = load_flipnet(Path(models_dir), device, sampler_steps=int(cfg["sampler_steps"]) or None)
+        runner = load_flipnet(Path(models_dir), device, (params.get("sampling") or {}).get("flipnet"),
+                              sampler_steps=int(cfg["sampler_steps"]) or None)
         source = f"FLIPNET degradation mode ({Path(models_dir)}), DDIM {runner.sampler.steps} steps"
     else:
         from bfrbench.data.degradation import DegradationPipeline

@@ -11,7 +11,9 @@ from bfrbench.methods.registry import get_method
 
 def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, batch_size: int = 8,
                 device: str = "cpu", overwrite: bool = False, convert: bool = False, size: int | None = None,
-                progress: bool = True, profile: str = "adhoc", testset: str | None = None) -> dict[str, Any]:
+                progress: bool = True, profile: str = "adhoc", testset: str | None = None,
+                sampling: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`sampling`: the method's restore-time settings (params.yaml `sampling.<method>`), over its defaults."""
     import numpy as np
     from tqdm.auto import tqdm
 
@@ -22,10 +24,15 @@ def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, bat
 
     index = index_by_stem(lq_dir)  # fails on duplicate stems
     paths = [index[s] for s in sorted(index)]
-    restorer = get_method(method_name).load(models_dir, device=device)
+    from bfrbench.config import merge_known
+
+    method = get_method(method_name)
+    settings = merge_known(method.sampling_defaults(), sampling or {}, f"sampling.{method_name}")
+    restorer = method.load(models_dir, device=device, sampling=settings)
     t0 = time.perf_counter()
     with stage_run(f"restore/{method_name}/{testset or lq_dir}", profile,
-                   {"method": method_name, "lq_dir": str(lq_dir), "batch_size": batch_size, "device": device}) as run:
+                   {"method": method_name, "lq_dir": str(lq_dir), "batch_size": batch_size, "device": device,
+                    "sampling": settings}) as run:
         with atomic_dir(out, overwrite=overwrite) as tmp:
             for i in tqdm(range(0, len(paths), batch_size), desc=f"restore {method_name}", disable=not progress):
                 chunk = paths[i : i + batch_size]

@@ -20,12 +20,10 @@ def run_train(method_name: str, stage: str, config_path: str, params: Mapping[st
     method = get_method(method_name)
     if stage not in method.stages:
         raise ConfigError(f"method {method_name} has no stage {stage!r}", fix=f"its stages: {list(method.stages)}")
-    from bfrbench.config import merge_known
-    from bfrbench.training.stage import check_vocabulary, run_stage
+    from bfrbench.training.stage import merged_config, run_stage
 
     raw = load_yaml(config_path)
-    check_vocabulary(raw, str(config_path))
-    cfg = merge_known(method.default_config(stage), raw, str(config_path))  # fail on a bad key before MLflow
+    cfg = merged_config(method, stage, raw, str(config_path))  # fail on a bad key before MLflow opens a run
     out = Path(out) if out else paths.model_dir(method_name) / stage
     out.mkdir(parents=True, exist_ok=True)
     run_params = {"method": method_name, "stage": stage, "config_file": config_path, "config": cfg,

@@ -131,13 +131,28 @@ def seed_everything(seed: int) -> None:
     L.seed_everything(int(seed), workers=True, verbose=False)
 
 
-def run_stage(method, ctx) -> dict[str, Any]:
-    """Run training stage `ctx.stage` of `method`; returns the final metrics (rank 0; {} on other ranks)."""
+def stage_defaults(method, stage: str) -> dict[str, Any]:
+    """The method's defaults for `stage`; its `data` block is overlaid on the DataModule's DATA_DEFAULTS, so every
+    method accepts the same data keys and states only where it differs."""
+    defaults = method.default_config(stage)
+    if isinstance(defaults.get("data"), Mapping):
+        from bfrbench.data.datamodule import DATA_DEFAULTS
+
+        defaults["data"] = {**json.loads(json.dumps(DATA_DEFAULTS)), **defaults["data"]}
+    return defaults
+
+
+def merged_config(method, stage: str, config: Mapping[str, Any], where: str) -> dict[str, Any]:
     from bfrbench.config import merge_known
 
+    check_vocabulary(config, where)
+    return merge_known(stage_defaults(method, stage), config, where)
+
+
+def run_stage(method, ctx) -> dict[str, Any]:
+    """Run training stage `ctx.stage` of `method`; returns the final metrics (rank 0; {} on other ranks)."""
     where = f"{method.name}/{ctx.stage}"
-    check_vocabulary(ctx.config, where)
-    cfg = merge_known(method.default_config(ctx.stage), ctx.config, where)
+    cfg = merged_config(method, ctx.stage, ctx.config, where)
     ctx.config = cfg
     seed_everything(ctx.seed)  # before any module exists: random init is part of the run's bytes
     plan = method.plan(ctx)

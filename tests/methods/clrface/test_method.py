@@ -12,18 +12,19 @@ from bfrbench.config import merge_known
 from bfrbench.errors import BFRBenchError
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
+from bfrbench.training.stage import run_stage
 
 DATA = {"batch_size": 4, "val_count": 4, "degradation": {"preset": "codeformer_stage2"}}
 TRAINER = {"max_steps": 2, "log_every_n_steps": 1, "checkpoint_every_n_steps": 2}
 CONFIGS = {
     "vqgan": {"model": {"channels": [8, 8, 8], "embed_dim": 2, "codebook_size": 16, "res_blocks": 1},
-              "loss": {"disc_start": 1, "discriminator": {"channels": 8, "layers": 2}},
+              "loss": {"adversarial_start": 1, "discriminator": {"channels": 8, "layers": 2}},
               "data": DATA, "trainer": TRAINER},
     "latent_prior": {"net": {"channels": [8, 16], "time_dim": 16}, "latent_scale_faces": 4, "data": DATA,
                      "trainer": TRAINER},
-    "identity": {"data": DATA, "trainer": TRAINER,
-                 "sampling": {"steps": 3, "guidance_t_max": 0.7, "guidance_scale": 0.5}},
+    "identity": {"data": DATA, "trainer": TRAINER},
 }
+SAMPLING = {"steps": 3, "guidance_t_max": 0.7, "guidance_scale": 0.5}  # restore-time (params.yaml sampling.clrface)
 
 
 @pytest.fixture
@@ -41,11 +42,11 @@ def random_recogniser(monkeypatch):
 
 def _train(method_name, stage, config, faces, models, work):
     method = get_method(method_name)
-    cfg = merge_known(method.default_config(stage), config, "test")
+    cfg = dict(config)  # the stage runner merges it over the defaults
     ctx = StageContext(method_name, stage, cfg, {}, faces, models / method_name / stage, models / method_name,
                        seed=5, size=32, progress=False, extras={"work_root": work})
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    return method.train(ctx), ctx
+    return run_stage(method, ctx), ctx
 
 
 @pytest.mark.slow  # three Lightning fits + four restorations with a 150-px recogniser: ~15 s of CPU
@@ -58,18 +59,22 @@ def test_stages_in_order_then_restore_and_ablations(tiny_faces, tmp_path, random
         card = json.loads((models / "clrface" / stage / "card.json").read_text())
         assert card["source"] == "trained by the suite" and card["steps"] >= 1
     lq = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
-    restorer = get_method("clrface").load(models / "clrface")
+    restorer = get_method("clrface").load(models / "clrface", sampling=SAMPLING)
     out = restorer.restore(lq)
     assert out.shape == lq.shape and out.dtype == np.uint8
-    assert np.array_equal(out, get_method("clrface").load(models / "clrface").restore(lq))  # same seed, same bits
-    assert np.array_equal(out[1:2], restorer.restore(lq[1:2]))  # per-image noise: batching does not matter
+    assert np.array_equal(out, get_method("clrface").load(models / "clrface", sampling=SAMPLING).restore(lq))  # same seed, same bits
+    # Per-image noise: batching does not change an image's draws. Its float results can differ in the last bits (CPU
+    # conv kernels block differently per batch size), which rounding to uint8 turns into rare 1-level flips
+    # (measured: max 1 level in 0.03% of values); more than that means batch-dependent noise.
+    d = np.abs(out[1:2].astype(int) - restorer.restore(lq[1:2]).astype(int))
+    assert d.max() <= 1 and (d > 0).mean() < 0.005
 
     rows = {}
-    for name, cfg in (("clrface_no_mask", {"sampling": {"mask_fraction": 1.0}}),
-                      ("clrface_no_guidance", {"sampling": {"guidance_scale": 0.0}})):
+    for name, cfg in (("clrface_no_mask", {"overrides": {"mask_fraction": 1.0}}),
+                      ("clrface_no_guidance", {"overrides": {"guidance_scale": 0.0}})):
         _train(name, "link", cfg, tiny_faces, models, work)
         assert not (models / name / "link" / "model.pt").exists()  # a link, not a copy: nothing retrained
-        rows[name] = get_method(name).load(models / name).restore(lq)
+        rows[name] = get_method(name).load(models / name, sampling=SAMPLING).restore(lq)
     assert not np.array_equal(rows["clrface_no_guidance"], out)
     assert not np.array_equal(rows["clrface_no_mask"], out)
 
@@ -87,4 +92,4 @@ def test_unknown_keys_raise(tiny_faces, tmp_path):
     with pytest.raises(ConfigError, match="lr_typo"):
         merge_known(get_method("clrface").default_config("vqgan"), {"optim": {"lr_typo": 1}}, "x")
     with pytest.raises(ConfigError, match="mask_fractoin"):
-        _train("clrface_no_mask", "link", {"sampling": {"mask_fractoin": 1}}, tiny_faces, tmp_path / "m", tmp_path)
+        _train("clrface_no_mask", "link", {"overrides": {"mask_fractoin": 1}}, tiny_faces, tmp_path / "m", tmp_path)

@@ -8,25 +8,25 @@ import numpy as np
 import pytest
 import torch
 
-from bfrbench.config import merge_known
 from bfrbench.errors import BFRBenchError
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
+from bfrbench.training.stage import run_stage
 
 ARCH = {"img_size": 32, "nf": 16, "ch_mult": [1, 1, 2], "res_blocks": 1, "attn_resolutions": [8], "codebook_size": 32,
         "emb_dim": 16, "norm_groups": 4, "dim_embd": 32, "n_head": 4, "n_layers": 1, "connect_list": ["16", "32"]}
 DATA = {"batch_size": 4, "num_workers": 0, "val_count": 4}
 TRAINER = {"max_steps": 3, "log_every_n_steps": 1, "checkpoint_every_n_steps": 3}
 CONFIGS = {
-    "vqgan": {"weights": "suite", "arch": ARCH, "disc": {"ndf": 8, "n_layers": 2}, "losses": {"lpips": 0.0},
-              "disc_start": 1, "data": DATA, "trainer": TRAINER},
+    "vqgan": {"weights": "suite", "arch": ARCH, "disc": {"ndf": 8, "n_layers": 2}, "loss": {"lpips": 0.0, "adversarial_start": 1},
+              "data": DATA, "trainer": TRAINER},
     "transformer": {"weights": "suite", "data": DATA, "trainer": TRAINER},
-    "cft": {"weights": "suite", "losses": {"lpips": 0.0}, "disc_start": 1, "data": DATA, "trainer": TRAINER},
+    "cft": {"weights": "suite", "loss": {"lpips": 0.0, "adversarial_start": 1}, "data": DATA, "trainer": TRAINER},
 }
 
 
 def _ctx(method, stage, faces, root, config):
-    cfg = merge_known(method.default_config(stage), config, "test")
+    cfg = dict(config)  # the stage runner merges it over the defaults
     return StageContext(method.name, stage, cfg, {}, faces, root / method.name / stage, root / method.name, seed=5,
                         size=32, progress=False, extras={"work_root": root / "work"})
 
@@ -34,7 +34,7 @@ def _ctx(method, stage, faces, root, config):
 def test_three_stages_train_and_both_fidelity_weights_restore(tiny_faces, tmp_path):
     method = get_method("codeformer")
     for stage in method.stages:
-        metrics = method.train(_ctx(method, stage, tiny_faces, tmp_path / "models", CONFIGS[stage]))
+        metrics = run_stage(method, _ctx(method, stage, tiny_faces, tmp_path / "models", CONFIGS[stage]))
         card = json.loads((tmp_path / "models" / "codeformer" / stage / "card.json").read_text())
         assert card["source"] == "trained by the suite" and card["steps"] == 3
         assert all(np.isfinite(v) for v in metrics.values())
@@ -44,7 +44,7 @@ def test_three_stages_train_and_both_fidelity_weights_restore(tiny_faces, tmp_pa
     assert a.shape == lq.shape and a.dtype == np.uint8
     assert np.array_equal(a, method.load(tmp_path / "models" / "codeformer").restore(lq))  # deterministic
     link = get_method("codeformer_w1")
-    link.train(_ctx(link, "link", tiny_faces, tmp_path / "models", {}))
+    run_stage(link, _ctx(link, "link", tiny_faces, tmp_path / "models", {}))
     w1 = link.load(tmp_path / "models" / "codeformer_w1")
     assert w1.w == 1.0 and restorer.w == 0.5
     assert not np.array_equal(w1.restore(lq), a), "w=1 fuses encoder features, w=0.5 less"
@@ -58,7 +58,7 @@ def test_three_stages_train_and_both_fidelity_weights_restore(tiny_faces, tmp_pa
 def test_transformer_stage_needs_stage_one(tiny_faces, tmp_path):
     method = get_method("codeformer")
     with pytest.raises(BFRBenchError, match="vqgan"):
-        method.train(_ctx(method, "transformer", tiny_faces, tmp_path, CONFIGS["transformer"]))
+        run_stage(method, _ctx(method, "transformer", tiny_faces, tmp_path, CONFIGS["transformer"]))
 
 
 def test_official_weights_required_but_missing_is_a_clear_error(tiny_faces, tmp_path, monkeypatch):
@@ -66,7 +66,7 @@ def test_official_weights_required_but_missing_is_a_clear_error(tiny_faces, tmp_
     monkeypatch.delenv("BFRBENCH_WEIGHTS_DIR", raising=False)
     method = get_method("codeformer")
     with pytest.raises(BFRBenchError, match="bfrbench weights fetch codeformer"):
-        method.train(_ctx(method, "vqgan", tiny_faces, tmp_path, {**CONFIGS["vqgan"], "weights": "official"}))
+        run_stage(method, _ctx(method, "vqgan", tiny_faces, tmp_path, {**CONFIGS["vqgan"], "weights": "official"}))
 
 
 def test_official_weights_present_are_used_not_trained(tiny_faces, tmp_path, monkeypatch):
@@ -88,7 +88,7 @@ def test_official_weights_present_are_used_not_trained(tiny_faces, tmp_path, mon
     monkeypatch.setitem(weights.WEIGHTS, "codeformer", Asset(asset.name, asset.filename, None, asset.urls))
     method = get_method("codeformer")
     for stage in method.stages:
-        assert method.train(_ctx(method, stage, tiny_faces, tmp_path / "models", {"weights": "auto"})) == {}
+        assert run_stage(method, _ctx(method, stage, tiny_faces, tmp_path / "models", {"weights": "auto"})) == {}
     card = json.loads((tmp_path / "models" / "codeformer" / "cft" / "card.json").read_text())
     assert card["source"].startswith("official weights (codeformer.pth)")
     assert not (tmp_path / "models" / "codeformer" / "cft" / "model.pt").exists()

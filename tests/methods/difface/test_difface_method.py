@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from bfrbench.config import merge_known
 from bfrbench.errors import BFRBenchError
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
+from bfrbench.training.stage import run_stage
 
 DATA = {"batch_size": 4, "num_workers": 0, "val_count": 4}
 TRAINER = {"max_steps": 3, "log_every_n_steps": 1, "checkpoint_every_n_steps": 3}
@@ -20,14 +20,14 @@ PRIOR = {"image_size": 32, "model_channels": 16, "out_channels": 6, "num_res_blo
          "channel_mult": [1, 2, 2], "num_head_channels": 16, "norm_groups": 8}
 CONFIGS = {
     "estimator": {"weights": "suite", "arch": EST, "data": DATA, "trainer": TRAINER},
-    "prior": {"weights": "suite", "arch": PRIOR, "sampler": {"respacing": 25, "start_step": 3, "eta": 0.5},
-              "data": DATA, "trainer": TRAINER},
+    "prior": {"weights": "suite", "arch": PRIOR, "data": DATA, "trainer": TRAINER},
 }
+SAMPLING = {"respacing": 25, "start_step": 3, "eta": 0.5}  # restore-time (params.yaml sampling.difface)
 
 
 def _ctx(stage, faces, root, config, seed=5):
     method = get_method("difface")
-    cfg = merge_known(method.default_config(stage), config, "test")
+    cfg = dict(config)  # the stage runner merges it over the defaults
     return method, StageContext("difface", stage, cfg, {}, faces, root / "difface" / stage, root / "difface",
                                 seed=seed, size=32, progress=False, extras={"work_root": root / "work"})
 
@@ -35,32 +35,38 @@ def _ctx(stage, faces, root, config, seed=5):
 def test_stages_train_and_restore_deterministically(tiny_faces, tmp_path):
     for stage in ("estimator", "prior"):
         method, ctx = _ctx(stage, tiny_faces, tmp_path / "models", CONFIGS[stage])
-        metrics = method.train(ctx)
+        metrics = run_stage(method, ctx)
         assert all(np.isfinite(v) for v in metrics.values())
         card = json.loads((ctx.out_dir / "card.json").read_text())
         assert card["source"] == "trained by the suite" and card["steps"] == 3
         assert "unavailable" in card["why_not_official"] or card["why_not_official"] == "weights: suite"
     lq = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
-    restorer = get_method("difface").load(tmp_path / "models" / "difface")
+    restorer = get_method("difface").load(tmp_path / "models" / "difface", sampling=SAMPLING)
     assert restorer.sampler.t0 == 120  # start step 3 of 25 strided steps of 40
     a = restorer.restore(lq)
     assert a.shape == lq.shape and a.dtype == np.uint8
-    b = get_method("difface").load(tmp_path / "models" / "difface").restore(lq)
+    b = get_method("difface").load(tmp_path / "models" / "difface", sampling=SAMPLING).restore(lq)
     assert np.array_equal(a, b), "same seed and inputs -> bit-identical outputs"
     assert np.array_equal(restorer.restore(lq[1:2]), a[1:2]), "an image's result does not depend on its batch"
 
 
-def test_bad_sampler_config_is_refused_before_training(tiny_faces, tmp_path):
-    bad = {**CONFIGS["prior"], "sampler": {"respacing": 25, "start_step": 30, "eta": 0.5}}
-    method, ctx = _ctx("prior", tiny_faces, tmp_path, bad)
-    with pytest.raises(BFRBenchError, match="sampler"):
-        method.train(ctx)
+def test_sampler_settings_are_restore_time_and_checked(tiny_faces, tmp_path):
+    from bfrbench.errors import ConfigError
+
+    method, ctx = _ctx("prior", tiny_faces, tmp_path, CONFIGS["prior"])
+    with pytest.raises(ConfigError, match="restore-time"):  # a training config may not hold them
+        run_stage(method, ctx.__class__(**{**ctx.__dict__, "config": {**ctx.config, "sampler": SAMPLING}}))
+    for stage in ("estimator", "prior"):
+        method, ctx = _ctx(stage, tiny_faces, tmp_path / "models", CONFIGS[stage])
+        run_stage(method, ctx)
+    with pytest.raises(ConfigError, match="start_step"):
+        method.load(tmp_path / "models" / "difface", sampling={**SAMPLING, "start_step": 30})
 
 
 def test_size_mismatch_is_a_clear_error(tiny_faces, tmp_path):
     method, ctx = _ctx("estimator", tiny_faces, tmp_path, {**CONFIGS["estimator"], "arch": {**EST, "img_size": 8}})
     with pytest.raises(BFRBenchError, match="img_size"):
-        method.train(ctx)
+        run_stage(method, ctx)
 
 
 def test_official_weights_present_are_used(tiny_faces, tmp_path, monkeypatch):
@@ -84,10 +90,8 @@ def test_official_weights_present_are_used(tiny_faces, tmp_path, monkeypatch):
         a = weights.WEIGHTS[name]
         monkeypatch.setitem(weights.WEIGHTS, name, Asset(a.name, a.filename, None, a.urls))
     for stage in ("estimator", "prior"):
-        method, ctx = _ctx(stage, tiny_faces, tmp_path / "models", {"weights": "auto",
-                                                                   "sampler": CONFIGS["prior"]["sampler"]}
-                           if stage == "prior" else {"weights": "auto"})
-        assert method.train(ctx) == {}
+        method, ctx = _ctx(stage, tiny_faces, tmp_path / "models", {"weights": "auto"})
+        assert run_stage(method, ctx) == {}
         assert json.loads((ctx.out_dir / "card.json").read_text())["source"].startswith("official weights")
-    out = get_method("difface").load(tmp_path / "models" / "difface").restore(np.zeros((1, 64, 64, 3), np.uint8))
+    out = get_method("difface").load(tmp_path / "models" / "difface", sampling=SAMPLING).restore(np.zeros((1, 64, 64, 3), np.uint8))
     assert out.shape == (1, 64, 64, 3)

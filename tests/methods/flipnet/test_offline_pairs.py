@@ -57,4 +57,6 @@ def test_plus_of_needs_extra_pairs(tiny_faces, tmp_path):
     m = get_method("unet_l1_of")
     ctx = StageContext("unet_l1_of", "train", {"data": {}}, {}, tiny_faces, tmp_path / "o", tmp_path, 0, 32)
     with pytest.raises(BFRBenchError, match="extra_pairs"):
-        m.train(ctx)
+        from bfrbench.training.stage import run_stage
+
+        run_stage(m, ctx)

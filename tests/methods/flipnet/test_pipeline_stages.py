@@ -8,6 +8,7 @@ from flipnet_tiny import TINY_UNET, TINY_VAE
 
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
+from bfrbench.training.stage import run_stage
 
 TRAINER = {"accelerator": "cpu", "max_steps": 4, "log_every_n_steps": 1, "checkpoint_every_n_steps": 0}
 DATA = {"degradation": {"preset": "codeformer_stage2", "blur_sigma": [0.25, 2.0], "scale": [1.0, 4.0]},
@@ -21,7 +22,7 @@ CONFIGS = {
                                "vae_fit": {"steps": 2, "lr": 1e-3, "batch_size": 4},
                                "unet_fit": {"steps": 2, "lr": 1e-3, "batch_size": 4}},
                   "lora": {"rank": 2, "alpha": 2}, "adapter": {"hidden": 16},
-                  "perceptual": {"weights": "random", "layers": ["relu1_2"]}, "sampler": {"steps": 2},
+                  "perceptual": {"weights": "random", "layers": ["relu1_2"]},
                   "data": DATA, "trainer": TRAINER},
 }
 
@@ -32,7 +33,7 @@ def _train_all(faces, tmp_path):
     for stage in m.stages:
         ctx = StageContext("flipnet", stage, CONFIGS[stage], {}, faces, models / stage, models, seed=0, size=32,
                            progress=False, extras={"work_root": tmp_path / "ckpt"})
-        m.train(ctx)
+        run_stage(m, ctx)
         assert json.loads((models / stage / "card.json").read_text())["stage"] == stage
     return m, models
 
@@ -45,12 +46,12 @@ def test_three_stages_then_restore_and_degrade(tiny_faces, tmp_path):
     card = json.loads((models / "diffusion" / "card.json").read_text())
     assert 0 < card["trainable_parameters"] < card["all_parameters"] and card["vae_fit"]["steps"] == 2
     assert card["vae_fit"]["unet_prior_fit"]["steps"] == 2 and card["vae_fit"]["unet_prior_fit"]["latent_scaling_factor"] > 0
-    runner = m.load(models)
+    runner = m.load(models, sampling={"steps": 2})
     x = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
     y = runner.restore(x)
-    assert y.shape == x.shape and np.array_equal(y, m.load(models).restore(x))  # reloaded: bit-identical
+    assert y.shape == x.shape and np.array_equal(y, m.load(models, sampling={"steps": 2}).restore(x))  # reloaded: bit-identical
     cfg = {**DATA_DEFAULTS, "variants": 2, "limit": 3}
-    meta = degrade_faces("flipnet", cfg, {"size": 32, "seed": 0}, tiny_faces, models, tmp_path / "deg")
+    meta = degrade_faces("flipnet", cfg, {"size": 32, "seed": 0, "sampling": {"flipnet": {"steps": 2}}}, tiny_faces, models, tmp_path / "deg")
     assert meta["count"] == 6 and len(list((tmp_path / "deg" / "lq").glob("*.png"))) == 6
     naive = degrade_faces("naive", cfg, {"size": 32, "seed": 0}, tiny_faces, models, tmp_path / "naive")
     assert sorted(p.name for p in (tmp_path / "naive" / "lq").iterdir()) == \

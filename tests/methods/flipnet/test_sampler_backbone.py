@@ -21,7 +21,12 @@ def test_sampler_is_deterministic_and_independent_of_the_batch():
     c = runner.restore(x[1:2])
     assert a.shape == x.shape and a.dtype == np.uint8
     assert np.array_equal(a, b)
-    assert np.array_equal(a[1:2], c)
+    # Each image draws its own noise, so batching never changes its draws; its float results can still differ in
+    # the last bits (CPU conv/attention kernels block differently per batch size, and differently on Intel and AMD),
+    # which uint8 rounding turns into rare 1-level flips (measured on an AMD EPYC: max 1 level). More than that
+    # would mean batch-dependent noise.
+    diff = np.abs(a[1:2].astype(int) - c.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.005
     d = runner.degrade(x)
     assert d.shape == x.shape and not np.array_equal(d, a)  # the other mode gives another output
     assert not np.array_equal(runner.degrade(x, variant=1), d)  # variants draw their own noise

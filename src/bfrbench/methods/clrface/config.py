@@ -5,17 +5,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-DATA: dict[str, Any] = {"degradation": {"preset": "codeformer_stage2"}, "batch_size": 8, "num_workers": 0,
-                        "val_count": 16, "flip": True, "worker_start": "spawn", "fast_blur": True}
+DATA: dict[str, Any] = {}  # BFRDataModule's DATA_DEFAULTS
 
 STAGES: dict[str, dict[str, Any]] = {
     "vqgan": {
         "model": {"channels": [64, 128, 256], "downsample": 4, "embed_dim": 8, "codebook_size": 1024,
                   "res_blocks": 2, "beta": 0.25},
         "loss": {"l1_weight": 1.0, "perceptual_weight": 1.0, "adversarial_weight": 0.1, "codebook_weight": 1.0,
-                 "disc_start": 20000, "discriminator": {"channels": 64, "layers": 3}},
+                 "adversarial_start": 20000, "discriminator": {"channels": 64, "layers": 3}},
         "face_recognition": "dlib_resnet",
-        "optim": {"lr": 1e-4, "disc_lr": 1e-4},
+        "optim": {"lr": 1e-4, "lr_disc": 1e-4},
         "data": DATA,
         "trainer": {},
     },
@@ -35,15 +34,15 @@ STAGES: dict[str, dict[str, Any]] = {
         "optim": {"irn_lr": 1e-5, "mask_lr": 5e-2, "weight_decay": 0.0},
         "data": DATA,
         "trainer": {},
-        # Restore-time settings, saved with this stage's model (they do not change training: the resume folder
-        # ignores them, so editing them re-runs this stage in seconds).
-        "sampling": {"steps": 100, "method": "euler_maruyama", "t_start": 1.0, "t_eps": 1e-3,
-                     "guidance_scale": 0.05, "guidance_t_max": 0.5, "mask_fraction": 0.25,
-                     "quantize_output": False},
     },
-    # Ablation rows: no training, a link to clrface's models plus overrides of its `sampling` block.
-    "link": {"uses": "clrface", "sampling": {}},
+    # Ablation rows: no training, a link to clrface's models plus overrides of its sampling settings.
+    "link": {"uses": "clrface", "overrides": {}},
 }
+
+# Restore-time settings (params.yaml `sampling.clrface`): changing them re-runs restore, never training.
+SAMPLING: dict[str, Any] = {"steps": 100, "method": "euler_maruyama", "t_start": 1.0, "t_eps": 1e-3,
+                            "guidance_scale": 0.05, "guidance_t_max": 0.5, "mask_fraction": 0.25,
+                            "quantize_output": False}
 
 
 def default_config(stage: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Stage `vqgan`: L1 + perceptual + adversarial (hinge, PatchGAN) + codebook/commitment losses.
 
-Two optimizers, stepped by hand (the discriminator only from `disc_start` on), so Lightning's `max_steps` counts
-optimizer steps: one per batch before `disc_start`, two per batch after it.
+Two optimizers, stepped by hand (the discriminator only from `loss.adversarial_start` on), so Lightning's `max_steps` counts
+optimizer steps: one per batch before `adversarial_start`, two per batch after it.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class VQGANModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         opt_g, opt_d = self.optimizers()
         hq = batch["hq"]
-        adversarial = self.batches >= self.hparams.loss["disc_start"]
+        adversarial = self.batches >= self.hparams.loss["adversarial_start"]
         self.disc.requires_grad_(False)
         losses = self.generator_losses(hq, adversarial)
         opt_g.zero_grad(set_to_none=True)
@@ -79,5 +79,5 @@ class VQGANModule(L.LightningModule):
     def configure_optimizers(self):
         o = self.hparams.optim
         opt_g = torch.optim.Adam(self.vqgan.parameters(), lr=o["lr"], betas=(0.5, 0.9))
-        opt_d = torch.optim.Adam(self.disc.parameters(), lr=o["disc_lr"], betas=(0.5, 0.9))
+        opt_d = torch.optim.Adam(self.disc.parameters(), lr=o["lr_disc"], betas=(0.5, 0.9))
         return [opt_g, opt_d]

@@ -18,7 +18,7 @@ OFFICIAL_ARCH: dict[str, Any] = {
 }
 VQGAN_KEYS = ("img_size", "nf", "ch_mult", "res_blocks", "attn_resolutions", "codebook_size", "emb_dim", "norm_groups")
 
-_DATA = {"batch_size": 4, "num_workers": 2, "val_count": 16, "flip": True, "worker_start": "spawn", "fast_blur": True}
+_DATA = {"batch_size": 4, "num_workers": 2}  # over BFRDataModule's DATA_DEFAULTS
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     # VQGAN_512_ds32_nearest_stage1.yml: Adam 7e-5 (0.9, 0.99), EMA 0.995, L1 1 + LPIPS 1 + hinge GAN (adaptive,
@@ -28,9 +28,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "arch": copy.deepcopy(OFFICIAL_ARCH),
         "disc": {"nc": 3, "ndf": 64, "n_layers": 4},
         "optim": {"lr": 7e-5, "betas": [0.9, 0.99]},
-        "losses": {"l1": 1.0, "lpips": 1.0, "codebook": 1.0, "gan": 1.0, "disc_weight": 0.8},
-        "ema_decay": 0.995,
-        "disc_start": 30001,
+        "loss": {"l1": 1.0, "lpips": 1.0, "codebook": 1.0, "gan": 1.0, "disc_weight": 0.8,
+                 "adversarial_start": 30001},
+        "ema": {"decay": 0.995},
         "data": {**_DATA, "degradation": {"preset": "codeformer_stage2"}},  # HQ only; LQ unused in stage I
         "trainer": {},
     },
@@ -38,8 +38,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "transformer": {
         "weights": "auto",
         "optim": {"lr": 1e-4, "betas": [0.9, 0.99]},
-        "losses": {"ce": 0.5, "feat": 1.0},
-        "ema_decay": 0.995,
+        "loss": {"ce": 0.5, "feat": 1.0},
+        "ema": {"decay": 0.995},
         "data": {**_DATA, "degradation": {"preset": "codeformer_stage2"}},
         "trainer": {},
     },
@@ -48,10 +48,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "weights": "auto",
         "w": 1.0,
         "optim": {"lr": 5e-5, "betas": [0.9, 0.99]},
-        "losses": {"ce": 0.5, "feat": 1.0, "l1": 1.0, "lpips": 1.0, "gan": 1.0},
+        "loss": {"ce": 0.5, "feat": 1.0, "l1": 1.0, "lpips": 1.0, "gan": 1.0, "adversarial_start": 5001},
         "scale_adaptive_gan_weight": 0.1,
-        "ema_decay": 0.997,
-        "disc_start": 5001,
+        "ema": {"decay": 0.997},
         "data": {**_DATA, "degradation": {"preset": "codeformer_stage3"}},
         "trainer": {},
     },

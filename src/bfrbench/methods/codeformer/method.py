@@ -12,13 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from bfrbench.config import merge_known
 from bfrbench.errors import BFRBenchError, ConfigError
-from bfrbench.methods.base import StageContext, read_card, write_card
+from bfrbench.methods.base import StageContext, read_card
 from bfrbench.methods.codeformer.config import DEFAULTS, OFFICIAL_ARCH, VQGAN_KEYS
-from bfrbench.methods.common import (SUITE, card_is_official, datamodule, load_stage_blob, official_card,
-                                     resize_batch, unwrap_state, use_official, work_dir)
+from bfrbench.methods.common import card_is_official, load_stage_blob, official_card, resize_batch, unwrap_state, use_official
 from bfrbench.methods.link import models_sha256, verified_link
+from bfrbench.training.stage import NoTraining, TrainPlan
 
 ASSETS = ("codeformer",)
 
@@ -47,59 +46,49 @@ class CodeFormerMethod:
     def default_config(self, stage: str) -> dict[str, Any]:
         return json.loads(json.dumps(DEFAULTS[stage]))
 
-    def train(self, ctx: StageContext) -> dict[str, Any]:
-        import torch
-
-        from bfrbench.training.trainer import fit, trainer_config
-
+    def plan(self, ctx: StageContext) -> TrainPlan | NoTraining:
         where = f"{self.name}/{ctx.stage}"
-        cfg = merge_known(DEFAULTS[ctx.stage], ctx.config, where)
+        cfg = ctx.config
         official, why = use_official(cfg["weights"], ASSETS, where)
-        ctx.out_dir.mkdir(parents=True, exist_ok=True)
         if official:
-            write_card(ctx.out_dir, official_card(self.name, ctx.stage, ASSETS, cfg))
-            return {}
-        tcfg = trainer_config(cfg["trainer"], f"{where}.trainer")
-        module, arch = self._module(ctx, cfg)
-        dm = datamodule(ctx, cfg["data"], size=arch["img_size"])
-        work = work_dir(ctx, self.name, cfg)
-        trainer = fit(module, dm, tcfg, work, run=ctx.logger, progress=ctx.progress)
-        if trainer.global_rank != 0:
-            return {}
-        blob = {"config": arch, "state_dict": module.net_ema.state_dict()}
-        if hasattr(module, "disc"):
-            blob["discriminator"] = module.disc.state_dict()
-        torch.save(blob, ctx.out_dir / "model.pt")
-        from bfrbench.methods.unet_l1 import trained_steps
+            return NoTraining(official_card(self.name, ctx.stage, ASSETS, cfg))
+        module, arch, upstream = self._module(ctx, cfg)
 
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        write_card(ctx.out_dir, {"method": self.name, "stage": ctx.stage, "source": SUITE,
-                                 "why_not_official": why, "config": cfg,
-                                 "steps": trained_steps(trainer, work / "checkpoints"), "final_metrics": metrics})
-        return metrics
+        def export(m) -> dict:
+            blob = {"config": arch, "state_dict": m.net_ema.state_dict()}
+            if hasattr(m, "disc"):
+                blob["discriminator"] = m.disc.state_dict()
+            return {"model.pt": blob}
+
+        return TrainPlan(module, export, card={"why_not_official": why}, size=arch["img_size"], upstream=upstream)
 
     def _module(self, ctx: StageContext, cfg: dict[str, Any]):
+        """(LightningModule, network config, the earlier stages' files it reads)."""
         from bfrbench.methods.codeformer import modules
 
+        loss, ema = cfg["loss"], cfg["ema"]["decay"]
         if ctx.stage == "vqgan":
             arch = cfg["arch"]
             if arch["img_size"] != ctx.size:
                 raise BFRBenchError(f"{self.name}/vqgan: arch.img_size {arch['img_size']} != profile size {ctx.size}",
                                     fix="set arch.img_size to the profile's `size`")
             vq = {k: arch[k] for k in VQGAN_KEYS}
-            return modules.VQGANStage(vq, cfg["disc"], cfg["optim"], cfg["losses"], cfg["ema_decay"],
-                                      cfg["disc_start"]), arch
+            return modules.VQGANStage(vq, cfg["disc"], cfg["optim"], loss, ema, loss["adversarial_start"]), arch, ()
         stage1 = load_stage_blob(ctx.models_dir, "vqgan", self.name)
         arch = stage1["config"]
+        files = (ctx.models_dir / "vqgan" / "model.pt",)
         if ctx.stage == "transformer":
-            return modules.CodePredictionStage(arch, stage1["state_dict"], cfg["optim"], cfg["losses"],
-                                               cfg["ema_decay"]), arch
+            return modules.CodePredictionStage(arch, stage1["state_dict"], cfg["optim"], loss, ema), arch, files
         stage2 = load_stage_blob(ctx.models_dir, "transformer", self.name)
-        return modules.CFTStage(arch, stage1["state_dict"], stage2["state_dict"], load_disc_config(ctx.models_dir),
-                                stage1.get("discriminator"), cfg["optim"], cfg["losses"], cfg["ema_decay"],
-                                cfg["disc_start"], cfg["w"], cfg["scale_adaptive_gan_weight"]), arch
+        module = modules.CFTStage(arch, stage1["state_dict"], stage2["state_dict"], load_disc_config(ctx.models_dir),
+                                  stage1.get("discriminator"), cfg["optim"], loss, ema, loss["adversarial_start"],
+                                  cfg["w"], cfg["scale_adaptive_gan_weight"])
+        return module, arch, files + (ctx.models_dir / "transformer" / "model.pt",)
 
-    def load(self, models_dir: Path, device: str = "cpu") -> _Restorer:
+    def sampling_defaults(self) -> dict[str, Any]:
+        return {"w": self.fidelity_weight}
+
+    def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> _Restorer:
         import torch
 
         from bfrbench.archs.codeformer import CodeFormer
@@ -115,7 +104,10 @@ class CodeFormerMethod:
             blob = load_stage_blob(models_dir, "cft", self.name)
             net = CodeFormer(**blob["config"])
             net.load_state_dict(blob["state_dict"], strict=True)
-        return _Restorer(net, self.fidelity_weight, device)
+        w = float({**self.sampling_defaults(), **(sampling or {})}["w"])
+        if not 0.0 <= w <= 1.0:
+            raise ConfigError(f"sampling.{self.name}.w: {w}", fix="the fidelity weight is in [0, 1]")
+        return _Restorer(net, w, device)
 
 
 def load_disc_config(models_dir: Path) -> dict[str, Any]:
@@ -139,21 +131,20 @@ class CodeFormerW1:
             raise ConfigError(f"{self.name} has no stage {stage!r}", fix="its only stage is `link`")
         return dict(self.defaults)
 
-    def train(self, ctx: StageContext) -> dict[str, Any]:
-        cfg = merge_known(self.defaults, ctx.config, f"{self.name}/link")
+    def plan(self, ctx: StageContext) -> NoTraining:
+        cfg = ctx.config
         if cfg["uses"] != "codeformer" or not 0.0 <= float(cfg["w"]) <= 1.0:
             raise ConfigError(f"{self.name}/link: uses {cfg['uses']!r}, w {cfg['w']}", fix="uses: codeformer, w in [0, 1]")
         used = ctx.models_dir.parent / cfg["uses"]
         hashes = models_sha256(used, cfg["uses"], CodeFormerMethod.stages)
         sources = {stage: read_card(used / stage).get("source", "?") for stage in CodeFormerMethod.stages}
-        ctx.out_dir.mkdir(parents=True, exist_ok=True)
-        write_card(ctx.out_dir, {"method": self.name, "stage": "link", "uses": cfg["uses"], "w": float(cfg["w"]),
-                                 "models_sha256": hashes, "source": f"no training: codeformer's models "
-                                 f"({sources['cft']}) with fidelity weight w={cfg['w']}"})
-        return {}
+        return NoTraining({"method": self.name, "stage": "link", "uses": cfg["uses"], "w": float(cfg["w"]),
+                           "models_sha256": hashes, "source": f"no training: codeformer's models "
+                           f"({sources['cft']}) with fidelity weight w={cfg['w']}"})
 
-    def load(self, models_dir: Path, device: str = "cpu") -> _Restorer:
+    def sampling_defaults(self) -> dict[str, Any]:
+        return {}  # its w is the link's (experiments/codeformer/w1_link.yaml)
+
+    def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> _Restorer:
         card, used = verified_link(models_dir, self.name)
-        restorer = CodeFormerMethod().load(used, device)
-        restorer.w = float(card["w"])
-        return restorer
+        return CodeFormerMethod().load(used, device, sampling={"w": float(card["w"])})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_DATA = {"batch_size": 4, "num_workers": 2, "val_count": 16, "flip": True, "worker_start": "spawn", "fast_blur": True}
+_DATA = {"batch_size": 4, "num_workers": 2}  # over BFRDataModule's DATA_DEFAULTS
 
 # configs/sample/iddpm_ffhq512_swinir.yaml (model) and configs/training/diffusion_ffhq512.yaml.
 OFFICIAL_PRIOR: dict[str, Any] = {
@@ -28,15 +28,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "trainer": {},
     },
     # iDDPM prior: linear betas, T=1000, eps + learned sigma (hybrid loss), Adam 1e-4, batch 64, EMA 0.999, 800k.
-    # `sampler` is used at restore time: DDIM respacing 250, start step 100 (t0 = 400), eta 0.5 (inference_difface.py).
     "prior": {
         "weights": "auto",
         "arch": dict(OFFICIAL_PRIOR),
         "diffusion_steps": 1000,
         "optim": {"lr": 1e-4},
-        "ema_decay": 0.999,
-        "sampler": {"respacing": 250, "start_step": 100, "eta": 0.5},
+        "ema": {"decay": 0.999},
         "data": {**_DATA, "degradation": {"preset": "difface"}},  # HQ only; LQ unused by the prior
         "trainer": {},
     },
 }
+
+# Restore-time settings (params.yaml `sampling.difface`): DDIM respacing 250, start step 100 (t0 = 400), eta 0.5
+# (inference_difface.py). Changing them re-runs restore, never training.
+SAMPLING: dict[str, Any] = {"respacing": 250, "start_step": 100, "eta": 0.5}

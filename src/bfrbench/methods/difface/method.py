@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from bfrbench.config import merge_known
-from bfrbench.errors import BFRBenchError
-from bfrbench.methods.base import StageContext, read_card, write_card
-from bfrbench.methods.common import (SUITE, card_is_official, datamodule, image_seed, load_stage_blob, official_card,
-                                     resize_batch, unwrap_state, use_official, work_dir)
-from bfrbench.methods.difface.config import DEFAULTS, OFFICIAL_ESTIMATOR, OFFICIAL_PRIOR
+from bfrbench.errors import BFRBenchError, ConfigError
+from bfrbench.methods.base import StageContext, read_card
+from bfrbench.methods.common import (card_is_official, image_seed, load_stage_blob, official_card, resize_batch,
+                                     unwrap_state, use_official)
+from bfrbench.methods.difface.config import DEFAULTS, OFFICIAL_ESTIMATOR, OFFICIAL_PRIOR, SAMPLING
+from bfrbench.training.stage import NoTraining, TrainPlan
 
 ASSETS = {"estimator": ("difface_swinir512",), "prior": ("difface_iddpm_ffhq512",)}
 
@@ -48,27 +49,17 @@ class DifFaceMethod:
     def default_config(self, stage: str) -> dict[str, Any]:
         return json.loads(json.dumps(DEFAULTS[stage]))
 
-    def train(self, ctx: StageContext) -> dict[str, Any]:
-        import torch
+    def sampling_defaults(self) -> dict[str, Any]:
+        return dict(SAMPLING)
 
+    def plan(self, ctx: StageContext) -> TrainPlan | NoTraining:
         from bfrbench.methods.difface.modules import EstimatorStage, PriorStage
-        from bfrbench.methods.unet_l1 import trained_steps
-        from bfrbench.training.trainer import fit, trainer_config
 
         where = f"{self.name}/{ctx.stage}"
-        cfg = merge_known(DEFAULTS[ctx.stage], ctx.config, where)
-        if ctx.stage == "prior":
-            from bfrbench.methods.difface.sampler import SamplerConfig
-
-            try:
-                SamplerConfig(**cfg["sampler"]).validate(cfg["diffusion_steps"])
-            except (TypeError, ValueError) as exc:
-                raise BFRBenchError(f"{where}.sampler: {exc}", fix="see experiments/difface/prior_paper.yaml") from None
+        cfg = ctx.config
         official, why = use_official(cfg["weights"], ASSETS[ctx.stage], where)
-        ctx.out_dir.mkdir(parents=True, exist_ok=True)
         if official:
-            write_card(ctx.out_dir, official_card(self.name, ctx.stage, ASSETS[ctx.stage], cfg) | {"seed": ctx.seed})
-            return {}
+            return NoTraining(official_card(self.name, ctx.stage, ASSETS[ctx.stage], cfg) | {"seed": ctx.seed})
         arch = cfg["arch"]
         if ctx.stage == "estimator":
             if arch["img_size"] * arch["sf"] != ctx.size:
@@ -79,21 +70,15 @@ class DifFaceMethod:
             if arch["image_size"] != ctx.size:
                 raise BFRBenchError(f"{where}: arch.image_size {arch['image_size']} != profile size {ctx.size}",
                                     fix="set arch.image_size to the profile's `size`")
-            module = PriorStage(arch, cfg["diffusion_steps"], cfg["optim"]["lr"], cfg["ema_decay"])
-        tcfg = trainer_config(cfg["trainer"], f"{where}.trainer")
-        work = work_dir(ctx, self.name, cfg)
-        trainer = fit(module, datamodule(ctx, cfg["data"]), tcfg, work, run=ctx.logger, progress=ctx.progress)
-        if trainer.global_rank != 0:
-            return {}
-        net = module.net_ema if ctx.stage == "prior" else module.net
-        torch.save({"config": arch, "state_dict": net.state_dict()}, ctx.out_dir / "model.pt")
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        write_card(ctx.out_dir, {"method": self.name, "stage": ctx.stage, "source": SUITE, "why_not_official": why,
-                                 "config": cfg, "seed": ctx.seed,
-                                 "steps": trained_steps(trainer, work / "checkpoints"), "final_metrics": metrics})
-        return metrics
+            module = PriorStage(arch, cfg["diffusion_steps"], cfg["optim"]["lr"], cfg["ema"]["decay"])
 
-    def load(self, models_dir: Path, device: str = "cpu") -> _Restorer:
+        def export(m) -> dict:
+            net = m.net_ema if ctx.stage == "prior" else m.net
+            return {"model.pt": {"config": arch, "state_dict": net.state_dict()}}
+
+        return TrainPlan(module, export, card={"why_not_official": why, "seed": ctx.seed})
+
+    def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> _Restorer:
         from bfrbench.archs.iddpm_unet import IDDPMUNet
         from bfrbench.archs.swinir import SwinIRUnshuffle
         from bfrbench.methods.difface.diffusion import GaussianDiffusion, linear_betas
@@ -105,8 +90,13 @@ class DifFaceMethod:
             raise BFRBenchError(f"{models_dir / 'prior'}: no model card", fix="run `dvc repro train@difface-prior`")
         estimator = self._load_net(models_dir, "estimator", est_card, SwinIRUnshuffle, OFFICIAL_ESTIMATOR)
         prior = self._load_net(models_dir, "prior", prior_card, IDDPMUNet, OFFICIAL_PRIOR)
-        cfg = prior_card["config"]
-        sampler = DifFaceSampler(GaussianDiffusion(linear_betas(cfg["diffusion_steps"])), SamplerConfig(**cfg["sampler"]))
+        steps = int(prior_card["config"]["diffusion_steps"])
+        settings = SamplerConfig(**merge_known(SAMPLING, sampling or {}, "sampling.difface"))
+        try:
+            settings.validate(steps)
+        except ValueError as exc:
+            raise ConfigError(f"sampling.difface: {exc}", fix="see experiments/profiles/paper.yaml") from None
+        sampler = DifFaceSampler(GaussianDiffusion(linear_betas(steps)), settings)
         size = prior.image_size
         if estimator.img_size * estimator.sf != size:
             raise BFRBenchError(f"{models_dir}: the estimator works at {estimator.img_size * estimator.sf} px, the prior "

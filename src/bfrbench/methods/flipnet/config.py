@@ -9,8 +9,7 @@ from typing import Any
 
 from bfrbench.methods.flipnet.backbone import SD21_BASE, SD_SCHEDULE
 
-DATA: dict[str, Any] = {"degradation": {"preset": "codeformer_stage2"}, "batch_size": 8, "num_workers": 0,
-                        "val_count": 16, "flip": True, "worker_start": "spawn", "fast_blur": True}
+DATA: dict[str, Any] = {}  # BFRDataModule's DATA_DEFAULTS
 PERCEPTUAL: dict[str, Any] = {"weights": "imagenet", "layers": ["relu1_2", "relu2_2", "relu3_3"]}
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -46,7 +45,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "loss": {"p_degrade": 0.5, "x0_mse": 1.0, "x0_perceptual": 0.1},
         "perceptual": PERCEPTUAL,
         "optim": {"lr": 1e-4, "weight_decay": 0.0},
-        "sampler": {"steps": 50, "eta": 0.0, "strength": 1.0},  # strength < 1: start from the noised condition
         "data": DATA,
         "trainer": {},
     },
@@ -55,3 +53,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 def default_config(stage: str) -> dict[str, Any]:
     return copy.deepcopy(DEFAULTS[stage])
+
+# Restore-time settings (params.yaml `sampling.flipnet`, also used by `bfrbench degrade`): DDIM steps, eta, and
+# strength < 1 to start from the noised condition. Changing them re-runs restore and degrade, never training.
+SAMPLING: dict[str, Any] = {"steps": 50, "eta": 0.0, "strength": 1.0}

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from bfrbench.config import merge_known
+from bfrbench.methods.flipnet.config import SAMPLING
 
 
 class FlipNetRunner:
@@ -25,7 +29,9 @@ class FlipNetRunner:
                                 self.device)
 
 
-def load_flipnet(models_dir: Path, device: str = "cpu", sampler_steps: int | None = None) -> FlipNetRunner:
+def load_flipnet(models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None,
+                 sampler_steps: int | None = None) -> FlipNetRunner:
+    """`sampling`: params.yaml `sampling.flipnet` (over config.SAMPLING); `sampler_steps` overrides its steps."""
     import torch
 
     from bfrbench.methods.flipnet.backbone import build_from_config, load_pretrained
@@ -54,7 +60,7 @@ def load_flipnet(models_dir: Path, device: str = "cpu", sampler_steps: int | Non
     embedding, resolution = load_embedding(models_dir)
     model = FlipNet(unet, vae, embedding, resolution, blob["lora"], blob["boosthub"]["phi"], blob["adapter"]["hidden"])
     model.load_trainable(blob["trainable"])
-    steps = sampler_steps or int(blob["sampler"]["steps"])
-    sampler = DDIMFlipSampler(blob["schedule"], steps, float(blob["sampler"]["eta"]),
-                              float(blob["sampler"].get("strength", 1.0)))
+    settings = merge_known(SAMPLING, sampling or {}, "sampling.flipnet")
+    steps = sampler_steps or int(settings["steps"])
+    sampler = DDIMFlipSampler(blob["schedule"], steps, float(settings["eta"]), float(settings["strength"]))
     return FlipNetRunner(model, sampler, int(blob["seed"]), device)

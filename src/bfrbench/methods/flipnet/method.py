@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bfrbench.config import merge_known
 from bfrbench.methods.base import StageContext
 
 STAGES = ("embed_ae", "embed_align", "diffusion")
@@ -20,13 +19,17 @@ class FlipNetMethod:
 
         return default_config(stage)
 
-    def train(self, ctx: StageContext) -> dict[str, Any]:
+    def sampling_defaults(self) -> dict[str, Any]:
+        from bfrbench.methods.flipnet.config import SAMPLING
+
+        return dict(SAMPLING)
+
+    def plan(self, ctx: StageContext):
         from bfrbench.methods.flipnet import stages
 
-        cfg = merge_known(self.default_config(ctx.stage), ctx.config, f"flipnet/{ctx.stage}")
-        return getattr(stages, f"train_{ctx.stage}")(ctx, cfg)
+        return getattr(stages, f"plan_{ctx.stage}")(ctx, ctx.config)
 
-    def load(self, models_dir: Path, device: str = "cpu"):
+    def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None):
         from bfrbench.methods.flipnet.loading import load_flipnet
 
-        return load_flipnet(Path(models_dir), device)
+        return load_flipnet(Path(models_dir), device, sampling)
