@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from bfrbench.config import TINY_SUFFIX, load_params, merge_known, tiny_config_path
+from bfrbench.training.stage import merged_config
 from bfrbench.data.degradation import preset_from_config
 from bfrbench.errors import ConfigError
 from bfrbench.methods.registry import METHODS, check_method_names, get_method
@@ -42,7 +43,7 @@ def test_profile_validates(profile):
         method = get_method(entry["method"])
         assert entry["stage"] in method.stages
         cfg = yaml.safe_load((ROOT / entry["config"]).read_text()) or {}
-        merged = merge_known(method.default_config(entry["stage"]), cfg, entry["config"])
+        merged = merged_config(method, entry["stage"], cfg, entry["config"])
         for block in _degradation_blocks(merged):
             preset_from_config(block)
     # every method in the profile has at least one stage in the train foreach, or is a link (ablation row reusing
@@ -53,7 +54,7 @@ def test_profile_validates(profile):
         >= set(params["methods"])
     for method, item in links.items():
         assert get_method(method).stages == ("link",)
-        merge_known(get_method(method).default_config("link"), yaml.safe_load((ROOT / item["config"]).read_text()),
+        merged_config(get_method(method), "link", yaml.safe_load((ROOT / item["config"]).read_text()),
                     item["config"])
 
 
@@ -84,7 +85,7 @@ def test_every_smoke_stage_has_a_valid_tiny_config():
         assert (ROOT / tiny).is_file(), f"{entry['config']}: add {tiny} (tiny sizes for the end-to-end test)"
         method = get_method(entry["method"])
         cfg = yaml.safe_load((ROOT / tiny).read_text()) or {}
-        merge_known(method.default_config(entry["stage"]), cfg, tiny)
+        merged_config(method, entry["stage"], cfg, tiny)
 
 
 def test_unknown_keys_are_errors(tmp_path):

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from bfrbench.config import merge_known
+from bfrbench.training.stage import merged_config
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
 from bfrbench.training.stage import run_stage
@@ -24,7 +24,7 @@ TINY = {
 
 def test_ddp_spawn_two_processes(tiny_faces, tmp_path):
     method = get_method("unet_l1")
-    cfg = merge_known(method.default_config("train"),
+    cfg = merged_config(method, "train",
                       {**TINY, "trainer": {**TINY["trainer"], "strategy": "ddp_spawn"}}, "test")
     out = tmp_path / "models" / "unet_l1" / "train"
     ctx = StageContext("unet_l1", "train", cfg, {}, tiny_faces, out, out.parent, seed=0, size=32, progress=False,

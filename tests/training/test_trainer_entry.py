@@ -18,9 +18,9 @@ TINY = {
 
 def _ctx(faces, out, config, work):
     method = get_method("unet_l1")
-    from bfrbench.config import merge_known
+    from bfrbench.training.stage import merged_config
 
-    cfg = merge_known(method.default_config("train"), config, "test")
+    cfg = merged_config(method, "train", config, "test")
     return method, StageContext("unet_l1", "train", cfg, {}, faces, out, out.parent, seed=3, size=32, progress=False,
                                 extras={"work_root": work})
 

@@ -51,13 +51,6 @@ class Method(Protocol):
     def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> Restorer: ...
 
 
-def write_card(out_dir: Path, card: dict[str, Any]) -> Path:
-    """A model card: what the stage produced and how (the report reads `source` from it)."""
-    from bfrbench.io.atomic import write_text_atomic
-
-    return write_text_atomic(out_dir / "card.json", json.dumps(card, indent=2, sort_keys=True) + "\n")
-
-
 def read_card(stage_dir: Path) -> dict[str, Any]:
     path = stage_dir / "card.json"
     return json.loads(path.read_text()) if path.is_file() else {}

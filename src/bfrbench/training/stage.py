@@ -116,13 +116,13 @@ def torch_bytes(obj: Any) -> bytes:
 
 
 def write_outputs(out_dir: Path, files: Mapping[str, Any], card: Mapping[str, Any]) -> None:
-    from bfrbench.io.atomic import write_bytes_atomic
-    from bfrbench.methods.base import write_card
+    from bfrbench.io.atomic import write_bytes_atomic, write_text_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, obj in files.items():
         write_bytes_atomic(out_dir / name, obj if isinstance(obj, bytes) else torch_bytes(obj))
-    write_card(out_dir, card)
+    # the model card: what the stage produced and how (the report reads `source`; methods read it with read_card)
+    write_text_atomic(out_dir / "card.json", json.dumps(card, indent=2, sort_keys=True) + "\n")
 
 
 def seed_everything(seed: int) -> None:
