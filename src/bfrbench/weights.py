@@ -98,7 +98,7 @@ WEIGHTS: dict[str, Asset] = {
               ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",),
               95628359, "Apache-2.0 (pytorch-fid)", "FID Inception-v3 (pt_inception-2015-12-05), pool3 2048-d",
               ("metric", "fid_ffhq512", "fid_gt", "fid_clean")),
-        # BasicSR's FFHQ-512 Inception statistics: published only in BasicSR's Google Drive folder (docs/Metrics.md),
+        # BasicSR's FFHQ-512 Inception statistics: only in a Google Drive folder (linked from BasicSR's docs/Metrics.md),
         # no direct link and no full sha256; the name embeds the first 8 hex of its sha256, which fid.py checks.
         Asset("fid_stats_ffhq512_basicsr", "inception_FFHQ_512-f7b384ab.pth", None,
               ("https://drive.google.com/drive/folders/13cWIQyHX3iNmZRJ5v8v3kdyrT9RBTAi9",), None,

@@ -130,7 +130,7 @@ class ResumableLoader(DataLoader):
 
 
 def _worker_init(_: int) -> None:
-    # On small machines every worker using all cores makes degradation 2-4x slower (docs/performance.md).
+    # Workers with machine-wide torch/OpenCV thread pools oversubscribe the cores (measured: docs/performance.md).
     import cv2
 
     torch.set_num_threads(1)

@@ -32,7 +32,7 @@ CLEAN_FFHQ512_STATS = "fid_stats_ffhq512_clean"
 INSTALL_COMMAND = "pip install pytorch-fid==0.3.0"
 # Entries whose official copy sits in a web folder (no direct file URL): where to get them by hand.
 MANUAL_DOWNLOAD = {
-    BASICSR_FFHQ512_STATS: "BasicSR's Google Drive folder (docs/Metrics.md) "
+    BASICSR_FFHQ512_STATS: "BasicSR's Google Drive folder (linked from BasicSR's own docs/Metrics.md) "
     "https://drive.google.com/drive/folders/13cWIQyHX3iNmZRJ5v8v3kdyrT9RBTAi9",
 }
 

@@ -2,7 +2,8 @@
 
 Per sample, a mode is drawn (degrade with probability `p_degrade`); the target latent is noised at a uniform
 timestep and the UNet predicts the noise (L_ldm). Restoration-mode samples add MSE + perceptual on the decoded x0
-prediction against the HQ face; degradation-mode samples use L_ldm only (protocols.md)."""
+prediction against the HQ face; degradation-mode samples use L_ldm only (a secondary source, see "Losses" in
+docs/methods/flipnet.md)."""
 
 from __future__ import annotations
 
