@@ -6,7 +6,7 @@ import numpy as np
 
 from bfrbench.io.images import write_image
 from bfrbench.report.leaderboard import build_report
-from bfrbench.report.published import CELEBA_TEST, quoted_tables
+from bfrbench.report.published import CELEBA_TEST, DOC, quoted_tables
 
 
 def _testset(root, name, meta):
@@ -43,3 +43,13 @@ def test_quotes_follow_the_protocols_note():
     assert quoted_tables("lfw_test", {"kind": "real"}, ["difface"]) == ([], "")
     md, _ = quoted_tables("mine", {"description": "CelebA-Test (3,000 CelebA-HQ faces)"}, [])
     assert md and "| DifFace (quoted) | - |" in "\n".join(md)
+
+
+def test_the_doc_the_report_cites_holds_the_quoted_numbers():
+    """The leaderboard tells readers where the quotes are transcribed: that file is in the repository and agrees."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / DOC).read_text(encoding="utf-8")
+    for published, (ours, values) in CELEBA_TEST.items():
+        row = f"| {published} | {f'`{ours}`' if ours else '-'} | " + " | ".join(f"{v:.3f}" if v < 1 else f"{v:.2f}" for v in values)
+        assert row + " |" in doc, row

@@ -1,9 +1,9 @@
 """Published CelebA-Test numbers, quoted beside the suite's own rows (never mixed into its tables or bolding).
 
-Source: the DifFace journal version's CelebA-Test table, as recorded in the project's field notes
-(notes/protocols.md, "secondary source": copied from the paper's table, not recomputed). Their protocols differ
-from the suite's columns: FID against the ground-truth set (pytorch-fid), LPIPS with AlexNet, PSNR/SSIM by pyiqa on
-RGB, IDS = ArcFace angle in degrees (VQFR script), LMD = FAN landmarks in pixels at 512.
+Source: the DifFace journal version's CelebA-Test table, a secondary source (copied from the paper's table, not
+recomputed), transcribed with its protocol in docs/metrics.md ("Published numbers quoted in the leaderboard"). Their
+protocols differ from the suite's columns: FID against the ground-truth set (pytorch-fid), LPIPS with AlexNet,
+PSNR/SSIM by pyiqa on RGB, IDS = ArcFace angle in degrees (VQFR script), LMD = FAN landmarks in pixels at 512.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 from typing import Any, Mapping, Sequence
 
+DOC = "docs/metrics.md"  # where the quoted table and its protocol are transcribed (a file in this repository)
 SOURCE = ("DifFace journal version (Yue & Loy, TPAMI 2024), CelebA-Test table; secondary source, transcribed in "
-          "notes/protocols.md")
+          f"{DOC}")
 PROTOCOL = ("PSNR/SSIM pyiqa RGB; LPIPS AlexNet; IDS ArcFace angle (deg, VQFR script); LMD FAN 98-pt px at 512; "
             "FID vs the ground-truth set (pytorch-fid)")
 COLUMNS = ("PSNR ↑", "SSIM ↑", "LPIPS ↓", "IDS (deg) ↓", "LMD ↓", "FID ↓")
