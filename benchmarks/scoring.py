@@ -153,7 +153,7 @@ def main() -> None:
 
     n = args.images
     print(f"\n{n} pairs at {args.size}x{args.size}, one thread, best of {args.repeat}\n")
-    print(f"| metric | reference (one metric per run) | ref s | max rel diff vs engine | note |")
+    print("| metric | reference (one metric per run) | ref s | max rel diff vs engine | note |")
     print("|---|---|---|---|---|")
     for m in runnable:
         kind = f"pyiqa `{PYIQA_EQUIVALENT[m][0]}`" if m in PYIQA_EQUIVALENT else "bfrbench, this metric alone"

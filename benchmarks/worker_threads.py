@@ -57,8 +57,9 @@ def epoch_seconds(loader: DataLoader, step=None) -> float:
 def training_step(size: int):
     """A small conv net's forward + backward per batch in the main process (torch's default threads), as in a
     training stage: the workers then compete with it for the cores."""
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(32, 32, 3, padding=1),
-                              torch.nn.ReLU(), torch.nn.Conv2d(32, 3, 3, padding=1))
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(32, 3, 3, padding=1))
 
     def step(batch: list) -> None:
         x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float() / 255

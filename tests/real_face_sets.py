@@ -11,7 +11,8 @@ def real_aligned_faces(size: int = 128) -> np.ndarray:
 
     from bfrbench.data.align import align_face, detect_faces
 
-    hopper = cv2.cvtColor(cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))), cv2.COLOR_BGR2RGB)
+    hopper_path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    hopper = cv2.cvtColor(cv2.imread(str(hopper_path)), cv2.COLOR_BGR2RGB)
     faces = []
     for photo in (data.astronaut(), hopper):
         box = max(detect_faces(photo, 64), key=lambda b: b.score)

@@ -6,11 +6,11 @@ import pytest
 import yaml
 
 from bfrbench.config import TINY_SUFFIX, load_params, merge_known, tiny_config_path
-from bfrbench.training.stage import merged_config
 from bfrbench.data.degradation import preset_from_config
 from bfrbench.errors import ConfigError
 from bfrbench.methods.registry import METHODS, check_method_names, get_method
 from bfrbench.stages.testsets import validate_spec
+from bfrbench.training.stage import merged_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = sorted((ROOT / "experiments" / "profiles").glob("*.yaml"))
@@ -39,7 +39,7 @@ def test_profile_validates(profile):
         validate_spec(name, spec)
         if spec["kind"] == "synthetic":
             preset_from_config(spec["degradation"])
-    for key, entry in params["train"].items():
+    for entry in params["train"].values():
         method = get_method(entry["method"])
         assert entry["stage"] in method.stages
         cfg = yaml.safe_load((ROOT / entry["config"]).read_text()) or {}

@@ -1,8 +1,11 @@
 """What the wheel ships: every non-Python file under src/bfrbench is listed in package-data, and every pattern there
 matches a file (a pattern that matches nothing is a promise the wheel does not keep)."""
 
-import tomllib
 from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+; requires-python still admits 3.10
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "bfrbench"

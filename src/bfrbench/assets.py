@@ -121,5 +121,6 @@ def fetch(asset: Asset, download: bool = True, progress: bool = True) -> Path:
             errors.append(f"{url}: {exc}")
     raise AssetError(
         f"could not download '{asset.name}': " + "; ".join(errors),
-        fix=f"download {asset.filename} by hand (sha256 {asset.sha256}) and put it in $BFRBENCH_WEIGHTS_DIR or {cache_dir()}",
+        fix=f"download {asset.filename} by hand (sha256 {asset.sha256}) and put it in $BFRBENCH_WEIGHTS_DIR or "
+        f"{cache_dir()}",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def _add_params(p: argparse.ArgumentParser) -> None:
@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--convert-images", action="store_true", help="convert gray/RGBA/16-bit inputs (documented)")
 
-    p = sub.add_parser("degrade", help="write an LQ set from HQ faces (FLIPNET degradation mode, or the naive pipeline)")
+    p = sub.add_parser("degrade",
+                       help="write an LQ set from HQ faces (FLIPNET degradation mode, or the naive pipeline)")
     p.add_argument("--method", required=True, choices=["flipnet", "naive"])
     p.add_argument("--config", default=None, help="data config (default: params.yaml's flipnet.config)")
     _add_params(p)
@@ -118,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace a params.yaml that differs from every profile")
 
     sub.add_parser("metrics", help="list the metric registry")
-    w = sub.add_parser("weights", help="list or download official weights").add_subparsers(dest="weights_cmd", required=True)
+    w = sub.add_parser("weights", help="list or download official weights")
+    w = w.add_subparsers(dest="weights_cmd", required=True)
     w.add_parser("list", help="every registered weights file, its URL and whether a verified copy is present")
     p = w.add_parser("fetch", help="download weights (all entries when no NAME is given) into the cache")
     p.add_argument("names", nargs="*", metavar="NAME")

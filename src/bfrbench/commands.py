@@ -42,7 +42,8 @@ def cmd_data(args) -> int:
     from bfrbench.stages.prepare import prepare_faces
 
     summary = prepare_faces(params, Path(args.out), overwrite=args.overwrite, progress=not args.no_progress)
-    _say(f"wrote the face set to {args.out}/ (manifest.csv, summary.json; counts {json.dumps(summary.get('faces', {}))})")
+    counts = json.dumps(summary.get("faces", {}))
+    _say(f"wrote the face set to {args.out}/ (manifest.csv, summary.json; counts {counts})")
     return 0
 
 
@@ -62,7 +63,8 @@ def cmd_testset(args) -> int:
         return 0
     params = _params(args)
     if args.name not in params["testsets"]:
-        raise ConfigError(f"{args.params}: no test set named {args.name!r}", fix=f"defined: {sorted(params['testsets'])}")
+        raise ConfigError(f"{args.params}: no test set named {args.name!r}",
+                          fix=f"defined: {sorted(params['testsets'])}")
     from bfrbench.stages.testsets import make_testset
     from bfrbench.tracking import stage_run
 
@@ -75,7 +77,8 @@ def cmd_testset(args) -> int:
         run.log_metrics({"count": meta["count"]})
         run.log_artifact(out / "manifest.csv")
         run.log_artifact(out / "meta.json")
-    _say(f"wrote test set {args.name} ({meta['count']} faces) to {out}/ (lq/{', hq/' if meta['has_gt'] else ''}, manifest.csv)")
+    folders = "lq/, hq/" if meta["has_gt"] else "lq/"
+    _say(f"wrote test set {args.name} ({meta['count']} faces) to {out}/ ({folders}, manifest.csv)")
     return 0
 
 
@@ -117,7 +120,8 @@ def cmd_restore(args) -> int:
 
 
 def _sampling(params, method: str) -> dict:
-    """params.yaml `sampling.<method>`; in a profile every row of `methods` has one (the DVC restore stage tracks it)."""
+    """params.yaml `sampling.<method>`; in a profile every row of `methods` has one (the DVC restore stage tracks
+    it)."""
     if params is None:
         return {}
     table = params.get("sampling") or {}
@@ -242,7 +246,8 @@ def cmd_report(args) -> int:
     from bfrbench.report.leaderboard import build_report
     from bfrbench.tracking import stage_run
 
-    with stage_run("report", params["profile"], {"methods": params["methods"], "testsets": list(params["testsets"])}) as run:
+    logged = {"methods": params["methods"], "testsets": list(params["testsets"])}
+    with stage_run("report", params["profile"], logged) as run:
         written = build_report(params, Path(args.out), progress=not args.no_progress)
         run.log_artifact(Path(args.out))
     _say(f"wrote the leaderboard to {written['markdown']} and {written['html']}")
@@ -255,7 +260,8 @@ def cmd_profile(args) -> int:
     profiles = Path("experiments/profiles")
     src = profiles / f"{args.name}.yaml"
     if not src.is_file():
-        raise ConfigError(f"{src}: no such profile", fix=f"available: {sorted(p.stem for p in profiles.glob('*.yaml'))}")
+        raise ConfigError(f"{src}: no such profile",
+                          fix=f"available: {sorted(p.stem for p in profiles.glob('*.yaml'))}")
     target = Path("params.yaml")
     if target.is_file() and not args.overwrite:
         current = target.read_text()

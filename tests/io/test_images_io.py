@@ -39,7 +39,8 @@ def test_empty_and_truncated(tmp_path, real_face):
 
 def test_gray_rgba_16bit_refused_then_converted(tmp_path, real_face):
     gray = _write_cv2(tmp_path / "gray.png", real_face[..., 0])
-    rgba = _write_cv2(tmp_path / "rgba.png", np.dstack([real_face[..., ::-1], np.full(real_face.shape[:2], 255, np.uint8)]))
+    opaque = np.full(real_face.shape[:2], 255, np.uint8)
+    rgba = _write_cv2(tmp_path / "rgba.png", np.dstack([real_face[..., ::-1], opaque]))
     deep = _write_cv2(tmp_path / "deep.png", real_face[..., ::-1].astype(np.uint16) * 257)
     for path, word in ((gray, "grayscale"), (rgba, "alpha"), (deep, "16-bit")):
         with pytest.raises(ImageError, match=f"{path.name}.*{word}") as info:

@@ -52,7 +52,8 @@ def test_matches_torchmetrics(feature_sets, which):
     fid_mod = pytest.importorskip("torchmetrics.image.fid")
 
     class Features(torch.nn.Module):
-        """The 'images' handed to torchmetrics are the feature vectors themselves, so both sides see identical features."""
+        """The 'images' handed to torchmetrics are the feature vectors themselves, so both sides see identical
+        features."""
 
         num_features = 64
 

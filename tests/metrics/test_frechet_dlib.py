@@ -3,11 +3,11 @@
 import cv2
 import numpy as np
 import pytest
-from real_face_sets import down_up, real_aligned_faces
 
 from bfrbench.errors import BFRBenchError
 from bfrbench.metrics.frechet import frechet_distance_of_features
 from bfrbench.metrics.registry import create_metric, get_spec
+from real_face_sets import down_up, real_aligned_faces
 
 pytest.importorskip("dlib")
 pytest.importorskip("face_recognition_models")

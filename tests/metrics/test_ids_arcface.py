@@ -27,7 +27,8 @@ def no_weights(tmp_path, monkeypatch):
 
 @pytest.fixture
 def random_checkpoint(tmp_path, monkeypatch):
-    """A checkpoint in the official format ('module.' names, no num_batches_tracked as in a 2018 save), random values."""
+    """A checkpoint in the official format ('module.' names, no num_batches_tracked as in a 2018 save), random
+    values."""
     torch.manual_seed(0)
     net = ArcFaceResNet18()
     for m in net.modules():  # non-trivial BN statistics so a wrong load would show

@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 
 from bfrbench.metrics.face_align import (
-    ARCFACE_TEMPLATE_112, DlibLandmarks, apply_transform, arcface5_from_dlib68, arcface_matrix_from_dlib5,
-    similarity_transform, warp_arcface,
+    ARCFACE_TEMPLATE_112,
+    DlibLandmarks,
+    apply_transform,
+    arcface5_from_dlib68,
+    arcface_matrix_from_dlib5,
+    similarity_transform,
+    warp_arcface,
 )
 from real_face_sets import real_aligned_faces
 

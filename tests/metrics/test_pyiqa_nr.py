@@ -127,8 +127,9 @@ def test_clipiqa_code_path_with_a_small_random_clip(empty_dirs, no_network, monk
 
 @pytest.mark.slow
 def test_topiq_face_code_path_with_random_weights(empty_dirs, no_network, monkeypatch):
-    from bfrbench.metrics.pyiqa_nr import _NoFaceRealignment, _patched
     from pyiqa.archs import topiq_arch
+
+    from bfrbench.metrics.pyiqa_nr import _NoFaceRealignment, _patched
 
     torch.manual_seed(0)
     with _patched(topiq_arch, "FaceRestoreHelper", _NoFaceRealignment):
@@ -147,9 +148,9 @@ def test_maniqa_code_path_with_random_weights(empty_dirs, no_network, monkeypatc
     import types
 
     import timm
-    from bfrbench.metrics import pyiqa_nr
-    from bfrbench.metrics.pyiqa_nr import _patched
     from pyiqa.archs import maniqa_arch
+
+    from bfrbench.metrics.pyiqa_nr import _patched
 
     torch.manual_seed(0)
     offline_timm = types.SimpleNamespace(create_model=lambda n, pretrained=False, **kw: timm.create_model(n, **kw))

@@ -25,7 +25,8 @@ def test_report_tables_arrows_bold_and_unavailable(tmp_path, monkeypatch):
         "lq": {"psnr_rgb": {"value": 20.0, "n": 3}, "ids_dlib": {"value": 0.7, "n": 3},
                "piqe": {"unavailable": "unavailable: pyiqa failed; run pip install pyiqa"},
                "niqe": {"unavailable": "unavailable: weights missing; run bfrbench weights fetch niqe"}},
-        "good": {"psnr_rgb": {"value": 25.0, "n": 3}, "ids_dlib": {"value": 0.5, "n": 3}, "piqe": {"value": 30.0, "n": 3},
+        "good": {"psnr_rgb": {"value": 25.0, "n": 3}, "ids_dlib": {"value": 0.5, "n": 3},
+                 "piqe": {"value": 30.0, "n": 3},
                  "niqe": {"unavailable": "unavailable: weights missing; run bfrbench weights fetch niqe"}},
     }
     for method, metrics in scores.items():

@@ -51,5 +51,6 @@ def test_the_doc_the_report_cites_holds_the_quoted_numbers():
 
     doc = (Path(__file__).resolve().parents[2] / DOC).read_text(encoding="utf-8")
     for published, (ours, values) in CELEBA_TEST.items():
-        row = f"| {published} | {f'`{ours}`' if ours else '-'} | " + " | ".join(f"{v:.3f}" if v < 1 else f"{v:.2f}" for v in values)
+        numbers = " | ".join(f"{v:.3f}" if v < 1 else f"{v:.2f}" for v in values)
+        row = f"| {published} | {f'`{ours}`' if ours else '-'} | {numbers}"
         assert row + " |" in doc, row

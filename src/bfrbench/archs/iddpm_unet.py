@@ -10,7 +10,7 @@ Official: image 512, 32 channels, mult (1, 2, 4, 8, 8, 16, 16), blocks (1, 2, 2,
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -38,8 +38,10 @@ class ResBlock(nn.Module):
         super().__init__()
         out_channels = out_channels or channels
         self.use_scale_shift_norm = use_scale_shift_norm
-        self.in_layers = nn.Sequential(GroupNorm32(groups, channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
-        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm else out_channels))
+        self.in_layers = nn.Sequential(GroupNorm32(groups, channels), nn.SiLU(),
+                                       nn.Conv2d(channels, out_channels, 3, padding=1))
+        emb_out = 2 * out_channels if use_scale_shift_norm else out_channels
+        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, emb_out))
         self.out_layers = nn.Sequential(GroupNorm32(groups, out_channels), nn.SiLU(), nn.Dropout(dropout),
                                         nn.Conv2d(out_channels, out_channels, 3, padding=1))
         nn.init.zeros_(self.out_layers[3].weight)  # zero_module: every block starts as the identity

@@ -10,7 +10,7 @@ ratio 2, sf 8, img_size 64 (the token grid: the shifted-window masks are buffers
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -98,7 +98,8 @@ class SwinBlock(nn.Module):
             y = torch.roll(y, (-self.shift, -self.shift), (1, 2))
         mask = None
         if self.shift:
-            mask = self.attn_mask if hw == (self.resolution,) * 2 else shift_mask(h, w, self.ws, self.shift).to(x.device)
+            same_size = hw == (self.resolution,) * 2
+            mask = self.attn_mask if same_size else shift_mask(h, w, self.ws, self.shift).to(x.device)
         y = window_reverse(self.attn(window_partition(y, self.ws), mask), self.ws, h, w)
         if self.shift:
             y = torch.roll(y, (self.shift, self.shift), (1, 2))

@@ -8,8 +8,9 @@ whatever the number of workers or processes.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -17,9 +18,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from bfrbench.data.degradation import STREAM_FLIP, STREAM_ORDER, DegradationPipeline, sample_rng
-from bfrbench.errors import BFRBenchError
 from bfrbench.data.faces import read_face
 from bfrbench.data.tensors import to_tensor
+from bfrbench.errors import BFRBenchError
 
 VAL_EPOCH = 2**31 - 1  # validation samples use their own fixed epoch, never reached by training
 
@@ -156,7 +157,7 @@ class BFRDataModule(L.LightningDataModule):
 
     @classmethod
     def from_config(cls, faces_dir: str | Path, size: int, seed: int, data: dict[str, Any],
-                    where: str = "data") -> "BFRDataModule":
+                    where: str = "data") -> BFRDataModule:
         """Build from a stage config's `data` block (merged over DATA_DEFAULTS; an unknown key is an error)."""
         from bfrbench.config import merge_known
 

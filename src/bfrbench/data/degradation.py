@@ -12,8 +12,9 @@ order, and every sample can say exactly what made it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,8 @@ class DegradationPreset:
 PRESETS: dict[str, DegradationPreset] = {
     "gfpgan": DegradationPreset(
         "gfpgan",
-        (DegradationRanges((0.1, 10.0), 0.5, (-math.pi, math.pi), (0.8, 8.0), (0.0, 20.0), (60, 100), 0.3, 20 / 255, 0.01),),
+        (DegradationRanges((0.1, 10.0), 0.5, (-math.pi, math.pi), (0.8, 8.0), (0.0, 20.0), (60, 100), 0.3, 20 / 255,
+                           0.01),),
         source="GFPGAN v1 train_gfpgan_v1.yml",
     ),
     "codeformer_stage2": DegradationPreset(
@@ -90,7 +92,8 @@ PRESETS: dict[str, DegradationPreset] = {
     ),
     "difface": DegradationPreset(
         "difface",
-        (DegradationRanges((0.1, 15.0), 0.5, (-math.pi, math.pi), (0.8, 32.0), (0.0, 20.0), (30, 100), 0.0, 20 / 255, 0.01),),
+        (DegradationRanges((0.1, 15.0), 0.5, (-math.pi, math.pi), (0.8, 32.0), (0.0, 20.0), (30, 100), 0.0, 20 / 255,
+                           0.01),),
         source="DifFace estimator training options",
     ),
     "diffbir": DegradationPreset(
@@ -124,7 +127,7 @@ class DegradationParams:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "DegradationParams":
+    def from_dict(cls, d: Mapping[str, Any]) -> DegradationParams:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in known}
         if kwargs.get("color_shift") is not None:
@@ -318,7 +321,7 @@ class DegradationPipeline:
     fast_blur: bool = False
 
     @classmethod
-    def from_config(cls, cfg: str | Mapping[str, Any], seed: int = 0, fast_blur: bool = False) -> "DegradationPipeline":
+    def from_config(cls, cfg: str | Mapping[str, Any], seed: int = 0, fast_blur: bool = False) -> DegradationPipeline:
         return cls(preset_from_config(cfg), seed, fast_blur)
 
     def params_for(self, index: int, epoch: int = 0) -> DegradationParams:

@@ -127,7 +127,8 @@ def _pairs(pred_dir, gt_dir) -> list[Pair]:
     return [(stem, pred[stem], None) for stem in sorted(pred)]
 
 
-def _select_metrics(requested, has_gt: bool, options: dict[str, dict] | None = None) -> tuple[dict, dict, dict[str, str]]:
+def _select_metrics(requested, has_gt: bool,
+                    options: dict[str, dict] | None = None) -> tuple[dict, dict, dict[str, str]]:
     """Build the metrics that can run: (per-image metrics, set-level metrics, name -> reason for the others)."""
     from bfrbench.metrics.base import SetMetric
     from bfrbench.metrics.feature_set import FeatureSetMetric
@@ -200,7 +201,8 @@ def _score_batch(batch: list[Pair], scorers: dict, set_metrics: dict, convert: b
             found = metric.image_features(pred, gt)
             for kind in metric.feature_kinds:
                 if len(found[kind]) != len(idx):
-                    raise RuntimeError(f"metric '{name}' returned {len(found[kind])} {kind} features for {len(idx)} images")
+                    raise RuntimeError(f"metric '{name}' returned {len(found[kind])} {kind} features for "
+                                       f"{len(idx)} images")
             for row, i in enumerate(idx):
                 features[name][batch[i][0]] = {kind: found[kind][row] for kind in metric.feature_kinds}
     return {stem: values[i].tolist() for i, (stem, _, _) in enumerate(batch)}, features

@@ -30,7 +30,7 @@ def lmdb_keys(path: str | os.PathLike) -> list[str]:
         raise BFRBenchError(f"{path}: LMDB set without meta_info.txt",
                             fix="write it with `bfrbench data lmdb`, or BasicSR's create_lmdb scripts")
     keys = []
-    for line_no, line in enumerate(meta.read_text().splitlines(), 1):
+    for line in meta.read_text().splitlines():
         if not line.strip():
             continue
         name = line.split()[0]

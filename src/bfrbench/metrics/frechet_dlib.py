@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bfrbench.errors import BFRBenchError
+from bfrbench.errors import BFRBenchError, unavailable
 from bfrbench.metrics.feature_set import MIN_IMAGES, FeatureSetMetric
 from bfrbench.metrics.frechet import frechet_distance_of_features
 from bfrbench.metrics.ids_dlib import CHIP_PADDING, CHIP_SIZE, IdsDlib
@@ -54,7 +54,8 @@ class FrechetDlib(FeatureSetMetric):
         if reason:
             return reason
         if self.reference_dir is not None and not self.reference_dir.is_dir():
-            return f"unavailable: reference folder {self.reference_dir} does not exist; run with an existing reference_dir"
+            return unavailable(f"reference folder {self.reference_dir} does not exist",
+                               "with an existing reference_dir")
         return None
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
@@ -81,7 +82,8 @@ class FrechetDlib(FeatureSetMetric):
             files = list_images(self.reference_dir)
             if len(files) < MIN_IMAGES:
                 raise BFRBenchError(
-                    f"{self.reference_dir}: frechet_dlib needs at least {MIN_IMAGES} reference faces, found {len(files)}",
+                    f"{self.reference_dir}: frechet_dlib needs at least {MIN_IMAGES} reference faces, "
+                    f"found {len(files)}",
                     fix="point reference_dir at a folder of FFHQ-aligned face images",
                 )
             parts = []

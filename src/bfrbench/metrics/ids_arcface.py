@@ -1,4 +1,5 @@
-"""The field's identity metric ("Deg." / IDS) as VQFR's metric_paper/calculate_cos_dist.py defines it: `ids_arcface_r18`.
+"""The field's identity metric ("Deg." / IDS) as VQFR's metric_paper/calculate_cos_dist.py defines it:
+`ids_arcface_r18`.
 
 Per pair (VQFR, reproduced exactly): each image to 8-bit grayscale as cv2.imread(path, 0) does for a PNG file
 (OpenCV lets libpng convert, BT.601 0.299/0.587/0.114 in fixed point; bfrbench round-trips the decoded RGB through an

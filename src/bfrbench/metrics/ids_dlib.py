@@ -75,7 +75,9 @@ class IdsDlib(Metric):
             return unavailable(f"face_recognition_models does not import ({exc})", INSTALL_COMMAND)
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
-            fix = INSTALL_COMMAND if self.model_dir is None else f"{INSTALL_COMMAND} (or put the files in {self.model_dir})"
+            fix = INSTALL_COMMAND
+            if self.model_dir is not None:
+                fix += f" (or put the files in {self.model_dir})"
             return unavailable(f"dlib model file(s) missing: {', '.join(missing)}", fix)
         return None
 

@@ -26,7 +26,11 @@ import numpy as np
 from bfrbench.errors import AssetError, BFRBenchError, unavailable
 from bfrbench.metrics.base import Metric
 from bfrbench.metrics.face_align import (
-    ARCFACE_TEMPLATE_112, DlibLandmarks, arcface_matrix_from_dlib5, similarity_transform, warp_arcface,
+    ARCFACE_TEMPLATE_112,
+    DlibLandmarks,
+    arcface_matrix_from_dlib5,
+    similarity_transform,
+    warp_arcface,
 )
 from bfrbench.metrics.ids_arcface import angle_degrees
 from bfrbench.metrics.spec import MetricSpec

@@ -9,7 +9,8 @@ Protocol: dlib 5-point landmarks on the GROUND TRUTH (fixed FFHQ face box, as `i
 template (`bfrbench.metrics.face_align`); the same transform cuts the 112 crop from both images; score = angle
 between the two embeddings, arccos(cos) in degrees (the unit of the field's "Deg."; computed stably, see
 `ids_arcface.angle_degrees`).
-Different network, data and alignment than VQFR's ArcFace resnet18: its degrees are NOT comparable with `ids_arcface_r18`.
+Different network, data and alignment than VQFR's ArcFace resnet18: its degrees are NOT comparable with
+`ids_arcface_r18`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import numpy as np
 from bfrbench.assets import sha256_file
 from bfrbench.errors import AssetError
 from bfrbench.metrics.base import Metric
-from bfrbench.metrics.ids_arcface import angle_degrees
 from bfrbench.metrics.face_align import DlibLandmarks, arcface_matrix_from_dlib5, warp_arcface
+from bfrbench.metrics.ids_arcface import angle_degrees
 from bfrbench.metrics.spec import MetricSpec
 
 WEIGHTS_ENTRY = "mobilefacenet_faceplugin"
@@ -43,7 +44,8 @@ def extract_member(tarball: Path, member: str, sha256: str, dest: Path) -> Path:
         except KeyError:
             source = None
         if source is None:
-            raise AssetError(f"{tarball} has no file {member}", fix=f"delete it and run `bfrbench weights fetch {WEIGHTS_ENTRY}`")
+            raise AssetError(f"{tarball} has no file {member}",
+                             fix=f"delete it and run `bfrbench weights fetch {WEIGHTS_ENTRY}`")
         data = source.read()
     with atomic_path(dest) as tmp:
         tmp.write_bytes(data)

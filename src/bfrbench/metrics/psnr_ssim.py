@@ -70,7 +70,8 @@ def _ssim_image(x: np.ndarray, y: np.ndarray) -> float:
     var_x = _gaussian_valid(x * x) - mu_xx
     var_y = _gaussian_valid(y * y) - mu_yy
     cov_xy = _gaussian_valid(x * y) - mu_xy
-    ssim_map = ((2 * mu_xy + SSIM_C1) * (2 * cov_xy + SSIM_C2)) / ((mu_xx + mu_yy + SSIM_C1) * (var_x + var_y + SSIM_C2))
+    ssim_map = ((2 * mu_xy + SSIM_C1) * (2 * cov_xy + SSIM_C2)) / (
+        (mu_xx + mu_yy + SSIM_C1) * (var_x + var_y + SSIM_C2))
     per_channel = np.ascontiguousarray(ssim_map.transpose(2, 0, 1)).reshape(ssim_map.shape[2], -1).mean(axis=1)
     return float(per_channel.mean())
 

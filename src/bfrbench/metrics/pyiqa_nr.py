@@ -1,5 +1,5 @@
-"""No-reference metrics through pyiqa 0.1.16 (`piqe`, `musiq`, `maniqa`, `clipiqa`, `topiq_nr-face`) with registry weights
-(piqe has none).
+"""No-reference metrics through pyiqa 0.1.16 (`piqe`, `musiq`, `maniqa`, `clipiqa`, `topiq_nr-face`) with registry
+weights (piqe has none).
 
 pyiqa downloads weights itself when a network is built; here every file comes from the weights registry, verified,
 and the network is built so that pyiqa has nothing to download:
@@ -104,7 +104,8 @@ def build_piqe(paths: dict[str, Path]):
         return pyiqa.create_metric("piqe", device="cpu")  # hand-crafted: no weights to load
 
 
-BUILDERS = {"piqe": build_piqe, "musiq": build_musiq, "maniqa": build_maniqa, "clipiqa": build_clipiqa, "topiq_nr-face": build_topiq_face}
+BUILDERS = {"piqe": build_piqe, "musiq": build_musiq, "maniqa": build_maniqa, "clipiqa": build_clipiqa,
+            "topiq_nr-face": build_topiq_face}
 
 
 class PyiqaNoReference(Metric):

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 _INF = math.inf
-_BASICSR_Y = "Y of BT.601 YCbCr as BasicSR bgr2ycbcr(y_only=True): Y = 16 + (65.481 R + 128.553 G + 24.966 B)/255, unrounded, in [16,235]"
+_BASICSR_Y = ("Y of BT.601 YCbCr as BasicSR bgr2ycbcr(y_only=True): Y = 16 + (65.481 R + 128.553 G + 24.966 B)/255, "
+              "unrounded, in [16,235]")
 _BASICSR_SSIM = "11x11 Gaussian window sigma 1.5, valid region, C1=(0.01*255)^2, C2=(0.03*255)^2, no clamping"
 
 METRICS: dict[str, MetricSpec] = {
@@ -86,7 +87,8 @@ METRICS: dict[str, MetricSpec] = {
             "niqe", False, False, (0.0, _INF), "",
             "NIQE, MATLAB-equivalent as BasicSR 1.4.2 calculate_niqe(crop_border=0, convert_to='y'): BT.601 Y "
             "(float32, rounded to integers), 96x96 blocks without overlap (image cropped to whole blocks; fewer than 2 "
-            "blocks, e.g. 128x128: undefined, NaN counted as n_nan), 2 scales (MATLAB bicubic imresize x0.5 with antialiasing), pristine prior niqe_pris_params.npz "
+            "blocks, e.g. 128x128: undefined, NaN counted as n_nan), 2 scales (MATLAB bicubic imresize x0.5 with "
+            "antialiasing), pristine prior niqe_pris_params.npz "
             "from the BasicSR 1.4.2 sdist (the MATLAB release's)",
             "bfrbench.metrics.niqe:Niqe",
             weights=("basicsr-1.4.2-sdist",),
@@ -127,8 +129,8 @@ METRICS: dict[str, MetricSpec] = {
         ),
         MetricSpec(
             "topiq_nr-face", False, True, (0.0, 1.0), "",
-            "pyiqa 0.1.16 'topiq_nr-face': TOPIQ ResNet-50 trained on CGFIQA-40k, inputs resized to 512; inputs must be "
-            "FFHQ-aligned face crops: pyiqa's extra RetinaFace re-detection/re-alignment (align_crop_face) is OFF",
+            "pyiqa 0.1.16 'topiq_nr-face': TOPIQ ResNet-50 trained on CGFIQA-40k, inputs resized to 512; inputs must "
+            "be FFHQ-aligned face crops: pyiqa's extra RetinaFace re-detection/re-alignment (align_crop_face) is OFF",
             "bfrbench.metrics.pyiqa_nr:PyiqaNoReference",
             weights=("topiq_nr_cgfiqa_res50",),
             description="Top-down face image quality (no reference).",
@@ -146,8 +148,9 @@ METRICS: dict[str, MetricSpec] = {
             "fid_ffhq512", False, False, (0.0, _INF), "",
             "set-level FID vs FFHQ-512 statistics, BasicSR/GFPGAN/VQFR convention: extractor pytorch-fid's FID "
             "Inception-v3 pool3 (2048-d), weights pt_inception-2015-12-05-6726825d.pth; input x/255, (x-0.5)/0.5, "
-            "bilinear resize to 299 (align_corners=False); reference statistics BasicSR inception_FFHQ_512-f7b384ab.pth "
-            "(50k FFHQ images at 512); float64 mean/unbiased covariance, Fréchet distance by eigendecomposition",
+            "bilinear resize to 299 (align_corners=False); reference statistics BasicSR "
+            "inception_FFHQ_512-f7b384ab.pth (50k FFHQ images at 512); float64 mean/unbiased covariance, Fréchet "
+            "distance by eigendecomposition",
             "bfrbench.metrics.fid:FidFfhq512",
             weights=("bfrbench weights: inception_fid", "bfrbench weights: fid_stats_ffhq512_basicsr"),
             description="FID of the restored set against FFHQ-512 (the GFPGAN / VQFR number).",
@@ -157,7 +160,8 @@ METRICS: dict[str, MetricSpec] = {
             "set-level FID of the restored set vs the ground-truth set itself, pytorch-fid convention (DifFace): "
             "extractor pytorch-fid's FID Inception-v3 pool3 (2048-d), weights pt_inception-2015-12-05-6726825d.pth; "
             "input x/255, bilinear resize to 299 (align_corners=False), 2x-1; reference statistics computed from the "
-            "ground-truth images of the same run; float64 mean/unbiased covariance, Fréchet distance by eigendecomposition",
+            "ground-truth images of the same run; float64 mean/unbiased covariance, Fréchet distance by "
+            "eigendecomposition",
             "bfrbench.metrics.fid:FidGt",
             weights=("bfrbench weights: inception_fid",),
             description="FID of the restored set against its own ground-truth set (the DifFace number).",
@@ -190,7 +194,8 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec(
             "ids_arcface_r18", True, False, (0.0, 180.0), "deg",
             "identity angle as VQFR metric_paper/calculate_cos_dist.py ('Deg.', IDS): ArcFace resnet_face18 "
-            "(ronghuaiyang/arcface-pytorch, use_se=False), weights resnet18_110.pth; each image to 8-bit gray as cv2.imread(png, 0) "
+            "(ronghuaiyang/arcface-pytorch, use_se=False), weights resnet18_110.pth; each image to 8-bit gray as "
+            "cv2.imread(png, 0) "
             "(libpng BT.601), cv2.resize 128x128 INTER_LINEAR, (x-127.5)/127.5; score = arccos(cos) of the "
             "512-D embeddings in degrees, float64; no alignment. Differs from VQFR's script on purpose: pairs are "
             "matched by file stem (VQFR: sorted glob, no name check) and pairs under 1 degree are KEPT in the mean "

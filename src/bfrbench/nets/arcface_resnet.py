@@ -14,7 +14,7 @@ Improved residual block: BN -> conv3x3 (same width) -> BN -> PReLU -> conv3x3 (s
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -77,7 +77,7 @@ class ArcFaceResNet18(nn.Module):
         return self.bn5(self.fc5(x.flatten(1)))
 
 
-def strip_data_parallel(state_dict: Mapping[str, torch.Tensor]) -> "OrderedDict[str, torch.Tensor]":
+def strip_data_parallel(state_dict: Mapping[str, torch.Tensor]) -> OrderedDict[str, torch.Tensor]:
     """The official files were saved from torch.nn.DataParallel: every name starts with 'module.'."""
     return OrderedDict((k[len("module."):] if k.startswith("module.") else k, v) for k, v in state_dict.items())
 

@@ -62,8 +62,8 @@ class LpipsNet(nn.Module):
             if name.startswith("features.") and int(layer) in stage_of:
                 trunk[f"{stage_of[int(layer)]}.{layer}.{param}"] = value
         self.stages.load_state_dict(trunk, strict=True)  # strict: every trunk tensor comes from the verified file
-        self.heads.load_state_dict({f"{k}.weight": head_state[f"lin{k}.model.1.weight"] for k in range(len(self.heads))},
-                                   strict=True)
+        heads = {f"{k}.weight": head_state[f"lin{k}.model.1.weight"] for k in range(len(self.heads))}
+        self.heads.load_state_dict(heads, strict=True)
         return self.eval().requires_grad_(False)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

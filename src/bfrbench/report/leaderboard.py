@@ -8,9 +8,10 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from bfrbench import paths
 from bfrbench.report.cells import column_title, format_number, has_value
@@ -94,8 +95,8 @@ def _testset_caption(name: str, meta: Mapping[str, Any]) -> str:
         return f"{name} (no meta.json found)"
     parts = [meta.get("kind", "?"), f"{meta.get('count', '?')} faces at {meta.get('size', '?')} px"]
     if meta.get("kind") == "synthetic":
-        parts.append(f"degradation preset `{meta.get('preset')}` ({meta.get('preset_source', '')}), seed {meta.get('seed')}, "
-                     f"HQ from split `{meta.get('source_split')}`")
+        parts.append(f"degradation preset `{meta.get('preset')}` ({meta.get('preset_source', '')}), "
+                     f"seed {meta.get('seed')}, HQ from split `{meta.get('source_split')}`")
     elif meta.get("kind") == "folder":
         parts.append(f"pre-made pairs from {meta.get('lq')} / {meta.get('hq')}")
     else:
@@ -172,7 +173,8 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         stems = sorted(p.stem for p in lq_dir.glob("*.png"))[:n] if lq_dir.is_dir() else []
         if stems:
             write_image(out_dir / grid_name, make_grid(columns, stems, int(params["size"])))
-            md += ["", f"![{testset}: LQ | {' | '.join(params['methods'])}{' | GT' if meta.get('has_gt') else ''}]({grid_name})"]
+            caption = " | ".join(["LQ", *params["methods"], *(["GT"] if meta.get("has_gt") else [])])
+            md += ["", f"![{testset}: {caption}]({grid_name})"]
         md.append("")
         body_html.append(
             f"<h2>{html.escape(testset)}</h2><p>{html.escape(_testset_caption(testset, meta))}</p>"
@@ -213,7 +215,8 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}td:first-child{text-align:left}")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>bfrbench leaderboard</title>"
-            f"<style>{style}</style></head><body><h1>bfrbench leaderboard: profile {html.escape(params['profile'])}</h1>"
+            f"<style>{style}</style></head><body>"
+            f"<h1>bfrbench leaderboard: profile {html.escape(params['profile'])}</h1>"
             f"<p>Generated {now}. ↑ higher is better, ↓ lower is better; bold = best.</p>" + "".join(body_html)
             + "<h2>Protocols</h2><ul>" + "".join(proto_html) + "</ul><h2>Methods</h2><ul>" + "".join(meth_html)
             + "</ul></body></html>\n")

@@ -9,7 +9,8 @@ PSNR/SSIM by pyiqa on RGB, IDS = ArcFace angle in degrees (VQFR script), LMD = F
 from __future__ import annotations
 
 import html
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 DOC = "docs/metrics.md"  # where the quoted table and its protocol are transcribed (a file in this repository)
 SOURCE = ("DifFace journal version (Yue & Loy, TPAMI 2024), CelebA-Test table; secondary source, transcribed in "

@@ -46,7 +46,8 @@ def degrade_faces(method: str, cfg: Mapping[str, Any], params: Mapping[str, Any]
     refs = face_paths(faces_dir, cfg["split"])
     refs = refs[: cfg["limit"]] if cfg["limit"] else refs
     if not refs:
-        raise ConfigError(f"{faces_dir}: split {cfg['split']!r} is empty", fix="prepare the faces, or pick another split")
+        raise ConfigError(f"{faces_dir}: split {cfg['split']!r} is empty",
+                          fix="prepare the faces, or pick another split")
     if method == "flipnet":
         from bfrbench.methods.flipnet.loading import load_flipnet
 
@@ -72,10 +73,10 @@ def degrade_faces(method: str, cfg: Mapping[str, Any], params: Mapping[str, Any]
                     lq = runner.degrade(hq, variant=k)
                 else:  # variant k of face i draws with index k * N + i: independent draws, reproducible
                     lq = np.stack([pipe(img, k * len(refs) + start + i)[0] for i, img in enumerate(hq)])
-                for name, h, l in zip(names, hq, lq):
+                for name, hq_face, lq_face in zip(names, hq, lq):
                     stem = f"{name}_v{k}"
-                    (tmp / "lq" / f"{stem}.png").write_bytes(encode_png(l))
-                    (tmp / "hq" / f"{stem}.png").write_bytes(encode_png(h))
+                    (tmp / "lq" / f"{stem}.png").write_bytes(encode_png(lq_face))
+                    (tmp / "hq" / f"{stem}.png").write_bytes(encode_png(hq_face))
                     rows.append(f"{stem},{name},{k}")
         (tmp / "manifest.csv").write_text("name,hq_face,variant\n" + "\n".join(rows) + "\n", encoding="utf-8")
         meta = {"method": method, "source": source, "split": cfg["split"], "variants": int(cfg["variants"]),

@@ -9,8 +9,9 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from bfrbench.errors import ConfigError
 
@@ -24,7 +25,8 @@ def _split_of(key: str, seed: int, split: list[float]) -> str:
     return "train" if u < edges[0] else ("val" if u < edges[1] else "test")
 
 
-def prepare_faces(params: Mapping[str, Any], out: Path, overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+def prepare_faces(params: Mapping[str, Any], out: Path, overwrite: bool = False,
+                  progress: bool = True) -> dict[str, Any]:
     from bfrbench.tracking import stage_run
 
     data = params["data"]
@@ -54,8 +56,8 @@ def _index_folder(cfg: Mapping[str, Any], params: Mapping[str, Any], out: Path, 
                   progress: bool) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
-    from bfrbench.io.atomic import atomic_dir
     from bfrbench.data.faces import read_face
+    from bfrbench.io.atomic import atomic_dir
     from bfrbench.io.lmdb_store import REF_SEPARATOR, is_lmdb_dir, lmdb_keys
     from bfrbench.io.pairing import index_by_stem
 

@@ -77,7 +77,8 @@ def measure_realism(cfg: Mapping[str, Any], degraded_root: Path, out: Path, over
 
     real_dir = Path(cfg["real_lq"])
     if not real_dir.is_dir():
-        raise BFRBenchError(f"{real_dir}: the real LQ folder does not exist", fix="set real_lq in the flipnet data config")
+        raise BFRBenchError(f"{real_dir}: the real LQ folder does not exist",
+                            fix="set real_lq in the flipnet data config")
     metric_names = list(cfg["realism_metrics"])
     for m in metric_names:
         get_spec(m)  # unknown names fail here, before any work

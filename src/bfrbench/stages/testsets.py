@@ -10,8 +10,9 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from bfrbench.errors import ConfigError
 
@@ -67,7 +68,8 @@ def make_testset(name: str, spec: Mapping[str, Any], params: Mapping[str, Any], 
     spec = validate_spec(name, spec)
     size = int(params["size"])
     limit = int(spec.get("limit", 0) or 0)
-    meta: dict[str, Any] = {"name": name, "kind": spec["kind"], "size": size, "description": spec.get("description", "")}
+    meta: dict[str, Any] = {"name": name, "kind": spec["kind"], "size": size,
+                            "description": spec.get("description", "")}
     rows: list[dict[str, Any]] = []
     with atomic_dir(out, overwrite=overwrite) as tmp:
         (tmp / "lq").mkdir()

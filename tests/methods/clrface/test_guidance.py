@@ -7,7 +7,7 @@ import torch
 from bfrbench.methods.clrface.face_id import FaceIdentity
 from bfrbench.methods.clrface.guidance import IdentityGuidance
 from bfrbench.methods.clrface.irn import LatentMask
-from bfrbench.methods.clrface.sde import ReverseSampler, VESDE
+from bfrbench.methods.clrface.sde import VESDE, ReverseSampler
 from bfrbench.methods.clrface.vqgan import VQGAN
 from bfrbench.nets.dlib_resnet import DlibResNet
 

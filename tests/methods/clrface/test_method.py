@@ -62,7 +62,8 @@ def test_stages_in_order_then_restore_and_ablations(tiny_faces, tmp_path, random
     restorer = get_method("clrface").load(models / "clrface", sampling=SAMPLING)
     out = restorer.restore(lq)
     assert out.shape == lq.shape and out.dtype == np.uint8
-    assert np.array_equal(out, get_method("clrface").load(models / "clrface", sampling=SAMPLING).restore(lq))  # same seed, same bits
+    again = get_method("clrface").load(models / "clrface", sampling=SAMPLING).restore(lq)
+    assert np.array_equal(out, again)  # same seed, same bits
     # Per-image noise: batching does not change an image's draws. Its float results can differ in the last bits (CPU
     # conv kernels block differently per batch size), which rounding to uint8 turns into rare 1-level flips
     # (measured: max 1 level in 0.03% of values); more than that means batch-dependent noise.

@@ -38,7 +38,8 @@ def test_vqgan_shapes_and_compression():
 
 def test_vqgan_module_backward_and_loss_decreases():
     torch.manual_seed(0)
-    loss_cfg = {**default_config("vqgan")["loss"], "adversarial_start": 0, "discriminator": {"channels": 8, "layers": 2}}
+    loss_cfg = {**default_config("vqgan")["loss"], "adversarial_start": 0,
+                "discriminator": {"channels": 8, "layers": 2}}
     module = VQGANModule(TINY_VQ, loss_cfg, {"lr": 3e-3, "disc_lr": 1e-4}, DlibResNet())
     batch = _batch()
     out = module.generator_losses(batch["hq"], adversarial=True)

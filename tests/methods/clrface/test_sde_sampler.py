@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bfrbench.errors import ConfigError
-from bfrbench.methods.clrface.sde import ReverseSampler, VESDE, VPSDE, make_sde
+from bfrbench.methods.clrface.sde import VESDE, VPSDE, ReverseSampler, make_sde
 
 
 def gaussian_score(mu: float, var: float, sde):

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from bfrbench.archs.codeformer import CodeFormer
-from bfrbench.archs.vqgan import VQAutoEncoder
 from bfrbench.archs.keys import key_diff, shapes
+from bfrbench.archs.vqgan import VQAutoEncoder
 
 DATA = Path(__file__).parents[1] / "data"
 

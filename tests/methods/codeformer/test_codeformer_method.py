@@ -18,8 +18,8 @@ ARCH = {"img_size": 32, "nf": 16, "ch_mult": [1, 1, 2], "res_blocks": 1, "attn_r
 DATA = {"batch_size": 4, "num_workers": 0, "val_count": 4}
 TRAINER = {"max_steps": 3, "log_every_n_steps": 1, "checkpoint_every_n_steps": 3}
 CONFIGS = {
-    "vqgan": {"weights": "suite", "arch": ARCH, "disc": {"ndf": 8, "n_layers": 2}, "loss": {"lpips": 0.0, "adversarial_start": 1},
-              "data": DATA, "trainer": TRAINER},
+    "vqgan": {"weights": "suite", "arch": ARCH, "disc": {"ndf": 8, "n_layers": 2},
+              "loss": {"lpips": 0.0, "adversarial_start": 1}, "data": DATA, "trainer": TRAINER},
     "transformer": {"weights": "suite", "data": DATA, "trainer": TRAINER},
     "cft": {"weights": "suite", "loss": {"lpips": 0.0, "adversarial_start": 1}, "data": DATA, "trainer": TRAINER},
 }

@@ -93,5 +93,6 @@ def test_official_weights_present_are_used(tiny_faces, tmp_path, monkeypatch):
         method, ctx = _ctx(stage, tiny_faces, tmp_path / "models", {"weights": "auto"})
         assert run_stage(method, ctx) == {}
         assert json.loads((ctx.out_dir / "card.json").read_text())["source"].startswith("official weights")
-    out = get_method("difface").load(tmp_path / "models" / "difface", sampling=SAMPLING).restore(np.zeros((1, 64, 64, 3), np.uint8))
+    restorer = get_method("difface").load(tmp_path / "models" / "difface", sampling=SAMPLING)
+    out = restorer.restore(np.zeros((1, 64, 64, 3), np.uint8))
     assert out.shape == (1, 64, 64, 3)

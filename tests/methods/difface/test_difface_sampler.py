@@ -76,7 +76,8 @@ def test_posterior_matches_closed_form():
 
 
 class _DeltaPrior(torch.nn.Module):
-    """The exact noise predictor when the data distribution is a single image x*: eps = (x_t - sqrt(a_t) x*) / sqrt(1 - a_t).
+    """The exact noise predictor when the data distribution is a single image x*:
+    eps = (x_t - sqrt(a_t) x*) / sqrt(1 - a_t).
 
     With it, any correct DDIM loop must land on x* from any start; a sampler with a wrong schedule index, a wrong
     sign or a range mix-up does not."""

@@ -1,8 +1,8 @@
 import torch
-from flipnet_tiny import TINY_UNET, TINY_VAE
 
 from bfrbench.methods.flipnet.backbone import build_from_config
 from bfrbench.methods.flipnet.boosthub import boosthub_parameters, install_boosthub
+from flipnet_tiny import TINY_UNET, TINY_VAE
 
 
 def _pair_inputs(seed=0):

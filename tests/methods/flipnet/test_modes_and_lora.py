@@ -1,10 +1,10 @@
 
 import torch
-from flipnet_tiny import RES, SCHEDULE, tiny_flipnet
 
 from bfrbench.methods.flipnet.adapter import MODES
 from bfrbench.methods.flipnet.diffusion_module import FlipNetDiffusionModule
 from bfrbench.methods.flipnet.model import roles
+from flipnet_tiny import RES, SCHEDULE, tiny_flipnet
 
 LOSS = {"p_degrade": 0.5, "x0_mse": 1.0, "x0_perceptual": 0.0}
 
@@ -43,7 +43,7 @@ def test_switching_modes_swaps_what_is_denoised_and_what_conditions(monkeypatch)
     monkeypatch.setattr(model, "tokens", spy_tokens)
     noise = torch.zeros(2, 4, 8, 8)
     t = torch.zeros(2, dtype=torch.long)
-    for name, target, cond in (("restore", hq, lq), ("degrade", lq, hq)):
+    for name, cond in (("restore", lq), ("degrade", hq)):
         mode = torch.full((2,), MODES[name])
         module.losses(hq, lq, mode, noise, t)
         with torch.no_grad():

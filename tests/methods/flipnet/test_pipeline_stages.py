@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
-from flipnet_tiny import TINY_UNET, TINY_VAE
 
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
 from bfrbench.training.stage import run_stage
+from flipnet_tiny import TINY_UNET, TINY_VAE
 
 TRAINER = {"accelerator": "cpu", "max_steps": 4, "log_every_n_steps": 1, "checkpoint_every_n_steps": 0}
 DATA = {"degradation": {"preset": "codeformer_stage2", "blur_sigma": [0.25, 2.0], "scale": [1.0, 4.0]},
@@ -45,13 +45,16 @@ def test_three_stages_then_restore_and_degrade(tiny_faces, tmp_path):
     m, models = _train_all(tiny_faces, tmp_path)
     card = json.loads((models / "diffusion" / "card.json").read_text())
     assert 0 < card["trainable_parameters"] < card["all_parameters"] and card["vae_fit"]["steps"] == 2
-    assert card["vae_fit"]["unet_prior_fit"]["steps"] == 2 and card["vae_fit"]["unet_prior_fit"]["latent_scaling_factor"] > 0
+    prior_fit = card["vae_fit"]["unet_prior_fit"]
+    assert prior_fit["steps"] == 2 and prior_fit["latent_scaling_factor"] > 0
     runner = m.load(models, sampling={"steps": 2})
     x = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
     y = runner.restore(x)
-    assert y.shape == x.shape and np.array_equal(y, m.load(models, sampling={"steps": 2}).restore(x))  # reloaded: bit-identical
+    reloaded = m.load(models, sampling={"steps": 2}).restore(x)
+    assert y.shape == x.shape and np.array_equal(y, reloaded)  # bit-identical
     cfg = {**DATA_DEFAULTS, "variants": 2, "limit": 3}
-    meta = degrade_faces("flipnet", cfg, {"size": 32, "seed": 0, "sampling": {"flipnet": {"steps": 2}}}, tiny_faces, models, tmp_path / "deg")
+    params = {"size": 32, "seed": 0, "sampling": {"flipnet": {"steps": 2}}}
+    meta = degrade_faces("flipnet", cfg, params, tiny_faces, models, tmp_path / "deg")
     assert meta["count"] == 6 and len(list((tmp_path / "deg" / "lq").glob("*.png"))) == 6
     naive = degrade_faces("naive", cfg, {"size": 32, "seed": 0}, tiny_faces, models, tmp_path / "naive")
     assert sorted(p.name for p in (tmp_path / "naive" / "lq").iterdir()) == \

@@ -14,7 +14,8 @@ def _write(path, obj):
 
 def test_realism_table_lists_every_set_and_says_why_a_metric_is_missing(tmp_path):
     summary = {"real_lq": "artifacts/faces/real_lq", "metrics": ["frechet_dlib", "niqe"],
-               "meta": {"naive": {"source": "naive pipeline", "count": 4}, "flipnet": {"source": "FLIPNET", "count": 4}},
+               "meta": {"naive": {"source": "naive pipeline", "count": 4},
+                        "flipnet": {"source": "FLIPNET", "count": 4}},
                "sets": {"real": {"niqe": {"value": float("nan"), "n": 0, "n_nan": 4}},
                         "naive": {"frechet_dlib": {"value": 0.2}, "niqe": {"unavailable": "unavailable: x; run y"}},
                         "flipnet": {"frechet_dlib": {"value": 0.1}, "niqe": {"value": 6.5}}}}

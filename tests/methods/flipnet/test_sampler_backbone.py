@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
-from flipnet_tiny import SCHEDULE, tiny_flipnet
 
 from bfrbench.errors import AssetError
 from bfrbench.methods.flipnet.backbone import SD21_BASE, load_pretrained
 from bfrbench.methods.flipnet.loading import FlipNetRunner
 from bfrbench.methods.flipnet.sampler import DDIMFlipSampler
+from flipnet_tiny import SCHEDULE, tiny_flipnet
 
 
 def _faces(n=3, size=48, seed=0):

@@ -57,10 +57,11 @@ class ConditionalScoreNet(nn.Module):
             cin = ch
         self.mid = TimeResBlock(cin, cin, time_dim)
         self.up = nn.ModuleList()
-        for i, ch in reversed(list(enumerate(channels))):
+        for ch in reversed(channels):
             self.up.append(TimeResBlock(cin + ch, ch, time_dim))
             cin = ch
-        self.out = nn.Sequential(nn.GroupNorm(min(8, cin), cin), nn.SiLU(), nn.Conv2d(cin, latent_channels, 3, padding=1))
+        self.out = nn.Sequential(nn.GroupNorm(min(8, cin), cin), nn.SiLU(),
+                                 nn.Conv2d(cin, latent_channels, 3, padding=1))
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, c_in: torch.Tensor) -> torch.Tensor:
         temb = self.time_mlp(timestep_embedding(t, self.time_dim))

@@ -8,8 +8,8 @@ then takes one Tweedie denoising step. All noise comes from a caller-given torch
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

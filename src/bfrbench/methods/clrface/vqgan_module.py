@@ -1,7 +1,7 @@
 """Stage `vqgan`: L1 + perceptual + adversarial (hinge, PatchGAN) + codebook/commitment losses.
 
-Two optimizers, stepped by hand (the discriminator only from `loss.adversarial_start` on), so Lightning's `max_steps` counts
-optimizer steps: one per batch before `adversarial_start`, two per batch after it.
+Two optimizers, stepped by hand (the discriminator only from `loss.adversarial_start` on), so Lightning's `max_steps`
+counts optimizer steps: one per batch before `adversarial_start`, two per batch after it.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ steps only, as the official iteration counter does. Every stage keeps an EMA cop
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import lightning as L
 import torch

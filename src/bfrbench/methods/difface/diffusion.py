@@ -69,7 +69,8 @@ class GaussianDiffusion:
         model_mean, _ = self.q_posterior(self.predict_x0(xt, t, eps.detach()), xt, t)
         model_logvar = self.model_log_variance(var_values, t)
         kl = normal_kl(true_mean, true_logvar, model_mean, model_logvar).mean(dim=(1, 2, 3)) / math.log(2.0)
-        nll = -discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * model_logvar).mean(dim=(1, 2, 3)) / math.log(2.0)
+        nll = discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * model_logvar)
+        nll = -nll.mean(dim=(1, 2, 3)) / math.log(2.0)
         vb = torch.where(t == 0, nll, kl) * (self.num_timesteps / 1000.0)
         return {"loss": (mse + vb).mean(), "mse": mse.mean(), "vb": vb.mean()}
 

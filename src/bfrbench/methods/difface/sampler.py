@@ -35,7 +35,8 @@ class SamplerConfig:
 
     def validate(self, num_timesteps: int) -> None:
         if not 0 < self.start_step < self.respacing <= num_timesteps:
-            raise ValueError(f"need 0 < start_step ({self.start_step}) < respacing ({self.respacing}) <= T ({num_timesteps})")
+            raise ValueError(f"need 0 < start_step ({self.start_step}) < respacing ({self.respacing}) "
+                             f"<= T ({num_timesteps})")
         if not 0.0 <= self.eta <= 1.0:
             raise ValueError(f"eta must be in [0, 1], got {self.eta}")
 

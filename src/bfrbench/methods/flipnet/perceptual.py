@@ -1,10 +1,10 @@
 """Perceptual loss for FLIPNET's stage-I autoencoders and the restoration-mode x0 loss.
 
 `weights: imagenet` is the usual VGG16 perceptual loss (torchvision's ImageNet VGG16, fetched through the weights
-registry entry `lpips_vgg16`, the same torchvision file). `weights: random` is a seeded, frozen, randomly initialised VGG16: random conv
-features are a known texture/structure loss (Ulyanov et al., "Deep Image Prior" / random-network texture synthesis)
-and are what the offline smoke profile uses, because no registry package ships ImageNet VGG weights. It is never
-called a VGG perceptual loss in outputs: the card records `perceptual.weights`.
+registry entry `lpips_vgg16`, the same torchvision file). `weights: random` is a seeded, frozen, randomly initialised
+VGG16: random conv features are a known texture/structure loss (Ulyanov et al., "Deep Image Prior" / random-network
+texture synthesis) and are what the offline smoke profile uses, because no registry package ships ImageNet VGG
+weights. It is never called a VGG perceptual loss in outputs: the card records `perceptual.weights`.
 """
 
 from __future__ import annotations
