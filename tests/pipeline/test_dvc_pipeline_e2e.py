@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from bfrbench.config import tiny_config_path
+from test_stage_deps import RECORD_ENV, assert_deps_cover_imports, install_shim  # same folder (rootdir imports)
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +44,11 @@ def repo(tmp_path_factory):
         shutil.copy(ROOT / tiny_config_path(entry["config"]), repo / entry["config"])
     for config in (params.get("flipnet") or {}).values():  # FLIPNET's degrade/realism and +O/F configs
         shutil.copy(ROOT / tiny_config_path(config), repo / config)
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    # `bfrbench` on PATH is a shim that records the bfrbench modules each stage imports (test_stage_deps.py).
+    shim_bin, imports = tmp_path_factory.mktemp("shim"), tmp_path_factory.mktemp("imports")
+    install_shim(shim_bin)
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", RECORD_ENV: str(imports),
+           "PATH": f"{shim_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     _run(["git", "init", "-q"], repo, env)
@@ -96,6 +100,15 @@ def test_repro_fills_every_cell_and_is_idempotent(repo):
     assert sum(n.startswith("restore/") for n in names) == n_m * n_t
     assert sum(n.startswith("score/") for n in names) == n_m * n_t
     assert len(runs) >= 2 + n_t + len(params["train"]) + n_m * n_t
+
+
+def test_each_stage_deps_cover_the_bfrbench_modules_it_imports(repo):
+    """What the repro above recorded (run alone, this test runs its own repro): see test_stage_deps.py."""
+    repo, env, params = repo
+    imports = Path(env[RECORD_ENV])
+    if not any(imports.glob("*.json")):
+        _run(["dvc", "repro"], repo, env)
+    assert_deps_cover_imports(repo, imports)
 
 
 def test_exp_run_with_a_changed_param(repo):
