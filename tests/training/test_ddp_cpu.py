@@ -8,10 +8,9 @@ import sys
 import pytest
 import yaml
 
-from bfrbench.training.stage import merged_config
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
-from bfrbench.training.stage import run_stage
+from bfrbench.training.stage import merged_config, run_stage
 
 pytestmark = pytest.mark.slow
 

@@ -25,7 +25,8 @@ def test_short_run_average_forgets_the_initialisation():
         net.weight.data.copy_(target)
         update_ema(ema_fixed, net, 0.999)
         update_ema(ema_warm, net, 0.999, step)
-    share_init = lambda ema: float((ema.weight - target).norm() / (init - target).norm())
+    def share_init(ema):
+        return float((ema.weight - target).norm() / (init - target).norm())
     assert share_init(ema_fixed) == pytest.approx(0.999**150, rel=1e-4)  # 86% of the random init left
     assert share_init(ema_warm) < 0.01
     assert not ema_warm.weight.requires_grad

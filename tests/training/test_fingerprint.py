@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bfrbench.training.fingerprint import config_hash
 from bfrbench.training import fingerprint
+from bfrbench.training.fingerprint import config_hash
 
 
 def test_resume_key_changes_with_the_code(monkeypatch):

@@ -4,8 +4,8 @@ import pytest
 from bfrbench.errors import ConfigError
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.registry import get_method
-from bfrbench.training.stage import run_stage
 from bfrbench.tracking import stage_run
+from bfrbench.training.stage import run_stage
 from bfrbench.training.trainer import trainer_config
 
 TINY = {

@@ -8,8 +8,9 @@ card (`source`), and the restorer follows the card, so the report says which of 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,8 @@ def use_official(mode: str, assets: tuple[str, ...], where: str) -> tuple[bool, 
     if not reasons:
         return True, None
     if mode == "official":
-        raise BFRBenchError(f"{where}: official weights requested but {reasons[0]}", fix="fetch them or use weights: auto")
+        raise BFRBenchError(f"{where}: official weights requested but {reasons[0]}",
+                            fix="fetch them or use weights: auto")
     return False, reasons[0]
 
 

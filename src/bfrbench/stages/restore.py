@@ -39,7 +39,8 @@ def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, bat
                 batch = np.stack([read_image(p, convert=convert, size=size) for p in chunk])
                 restored = restorer.restore(batch)
                 if restored.shape != batch.shape or restored.dtype != np.uint8:
-                    raise RuntimeError(f"{method_name} returned {restored.dtype} {restored.shape}, expected {batch.shape}")
+                    raise RuntimeError(f"{method_name} returned {restored.dtype} {restored.shape}, "
+                                       f"expected {batch.shape}")
                 for p, img in zip(chunk, restored):
                     (tmp / f"{p.stem}.png").write_bytes(encode_png(img))
         seconds = time.perf_counter() - t0

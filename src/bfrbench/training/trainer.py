@@ -6,8 +6,9 @@ Scaling out uses Lightning's own engines: `strategy: ddp` with `devices`/`num_no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from bfrbench.config import merge_known
 from bfrbench.errors import ConfigError
@@ -73,8 +74,13 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
     from lightning.pytorch.loggers import MLFlowLogger
 
     from bfrbench.tracking import tracking_uri
-    from bfrbench.training.callbacks import (AtomicCheckpointIO, FinalCheckpoint, FinalMetrics,
-                                             IsolatedValidationRNG, RNGState)
+    from bfrbench.training.callbacks import (
+        AtomicCheckpointIO,
+        FinalCheckpoint,
+        FinalMetrics,
+        IsolatedValidationRNG,
+        RNGState,
+    )
 
     ckpt = ModelCheckpoint(
         dirpath=out_dir / "checkpoints",

@@ -56,8 +56,8 @@ def latent_scale_of(vqgan, faces_dir: Path, size: int, count: int) -> float:
     """1 / std of the clean (quantized) latents of the first `count` HQ train faces: deterministic, DDP-safe."""
     import torch
 
-    from bfrbench.data.tensors import to_tensor
     from bfrbench.data.faces import face_paths, read_face
+    from bfrbench.data.tensors import to_tensor
 
     paths = face_paths(faces_dir, "train")[:count]
     if not paths:

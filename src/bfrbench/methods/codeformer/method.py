@@ -15,7 +15,14 @@ import numpy as np
 from bfrbench.errors import BFRBenchError, ConfigError
 from bfrbench.methods.base import StageContext, read_card
 from bfrbench.methods.codeformer.config import DEFAULTS, OFFICIAL_ARCH, VQGAN_KEYS
-from bfrbench.methods.common import card_is_official, load_stage_blob, official_card, resize_batch, unwrap_state, use_official
+from bfrbench.methods.common import (
+    card_is_official,
+    load_stage_blob,
+    official_card,
+    resize_batch,
+    unwrap_state,
+    use_official,
+)
 from bfrbench.methods.link import models_sha256, verified_link
 from bfrbench.training.stage import NoTraining, TrainPlan
 
@@ -134,7 +141,8 @@ class CodeFormerW1:
     def plan(self, ctx: StageContext) -> NoTraining:
         cfg = ctx.config
         if cfg["uses"] != "codeformer" or not 0.0 <= float(cfg["w"]) <= 1.0:
-            raise ConfigError(f"{self.name}/link: uses {cfg['uses']!r}, w {cfg['w']}", fix="uses: codeformer, w in [0, 1]")
+            raise ConfigError(f"{self.name}/link: uses {cfg['uses']!r}, w {cfg['w']}",
+                              fix="uses: codeformer, w in [0, 1]")
         used = ctx.models_dir.parent / cfg["uses"]
         hashes = models_sha256(used, cfg["uses"], CodeFormerMethod.stages)
         sources = {stage: read_card(used / stage).get("source", "?") for stage in CodeFormerMethod.stages}

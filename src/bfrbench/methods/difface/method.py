@@ -15,8 +15,15 @@ import numpy as np
 from bfrbench.config import merge_known
 from bfrbench.errors import BFRBenchError, ConfigError
 from bfrbench.methods.base import StageContext, read_card
-from bfrbench.methods.common import (card_is_official, image_seed, load_stage_blob, official_card, resize_batch,
-                                     unwrap_state, use_official)
+from bfrbench.methods.common import (
+    card_is_official,
+    image_seed,
+    load_stage_blob,
+    official_card,
+    resize_batch,
+    unwrap_state,
+    use_official,
+)
 from bfrbench.methods.difface.config import DEFAULTS, OFFICIAL_ESTIMATOR, OFFICIAL_PRIOR, SAMPLING
 from bfrbench.training.stage import NoTraining, TrainPlan
 
@@ -63,8 +70,9 @@ class DifFaceMethod:
         arch = cfg["arch"]
         if ctx.stage == "estimator":
             if arch["img_size"] * arch["sf"] != ctx.size:
-                raise BFRBenchError(f"{where}: arch.img_size x arch.sf = {arch['img_size'] * arch['sf']} must equal the "
-                                    f"profile size {ctx.size}", fix=f"set arch.img_size to {ctx.size // arch['sf']}")
+                raise BFRBenchError(f"{where}: arch.img_size x arch.sf = {arch['img_size'] * arch['sf']} must equal "
+                                    f"the profile size {ctx.size}",
+                                    fix=f"set arch.img_size to {ctx.size // arch['sf']}")
             module = EstimatorStage(arch, cfg["optim"]["lr"], cfg["optim"]["lr_min"])
         else:
             if arch["image_size"] != ctx.size:
@@ -99,8 +107,8 @@ class DifFaceMethod:
         sampler = DifFaceSampler(GaussianDiffusion(linear_betas(steps)), settings)
         size = prior.image_size
         if estimator.img_size * estimator.sf != size:
-            raise BFRBenchError(f"{models_dir}: the estimator works at {estimator.img_size * estimator.sf} px, the prior "
-                                f"at {size} px", fix="train (or fetch) both stages for the same size")
+            raise BFRBenchError(f"{models_dir}: the estimator works at {estimator.img_size * estimator.sf} px, the "
+                                f"prior at {size} px", fix="train (or fetch) both stages for the same size")
         return _Restorer(estimator, prior, sampler, size, int(prior_card.get("seed", 0)), device)
 
     def _load_net(self, models_dir: Path, stage: str, card: dict, cls, official_arch: dict):

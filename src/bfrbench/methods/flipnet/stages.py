@@ -105,8 +105,9 @@ def plan_diffusion(ctx: StageContext, cfg: dict[str, Any]) -> TrainPlan:
     module = FlipNetDiffusionModule(model, schedule, cfg["loss"], cfg["optim"], perceptual)
 
     def export(m) -> dict:
-        files = {DIFFUSION_FILE: {"backbone": bb, "schedule": schedule, "lora": cfg["lora"], "boosthub": cfg["boosthub"],
-                                  "adapter": cfg["adapter"], "seed": ctx.seed, "resolution": resolution,
+        files = {DIFFUSION_FILE: {"backbone": bb, "schedule": schedule, "lora": cfg["lora"],
+                                  "boosthub": cfg["boosthub"], "adapter": cfg["adapter"], "seed": ctx.seed,
+                                  "resolution": resolution,
                                   "vae_scaling_factor": float(m.model.vae.config.scaling_factor),
                                   "trainable": m.model.trainable_state()}}
         if backbone_state is not None:
