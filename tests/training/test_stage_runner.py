@@ -81,10 +81,6 @@ def test_rerun_and_kill_give_the_same_bytes(method, tmp_path):
     assert "last.ckpt" in ckpts and "final.ckpt" not in ckpts, ckpts
     resumed, resumed_out = _run(method, tmp_path, "d", faces, tmp_path / "work_d")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    if method == "difface" and _bytes(resumed_out) != expected:
-        # Known defect (open in issue 12): DifFace's prior resumes after SIGKILL to other bytes, while its rerun and
-        # finished re-run are identical; unet_l1 and CodeFormer's VQGAN resume exactly. Shown as xfail, not hidden.
-        pytest.xfail("difface prior: SIGKILL + resume differs from the uninterrupted run (under investigation)")
     assert _bytes(resumed_out) == expected
 
 

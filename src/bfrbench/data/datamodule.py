@@ -232,6 +232,7 @@ class BFRDataModule(L.LightningDataModule):
         return ResumableLoader(
             dataset,
             position=self._position,
+            generator=self._loader_generator(),
             batch_size=self.batch_size,
             sampler=EpochIndexSampler(len(dataset), self.seed + seed_offset),
             num_workers=self.num_workers,
@@ -248,8 +249,16 @@ class BFRDataModule(L.LightningDataModule):
             return paired
         return {"paired": paired, "real_lq": self._loader(self.real_lq_set, seed_offset=1)}
 
+    def _loader_generator(self) -> torch.Generator:
+        """Each loader's own generator. Why: creating a DataLoader iterator draws a seed from the generator it is
+        given, else from torch's GLOBAL one; a resumed run creates an iterator mid-epoch that the uninterrupted run
+        did not, so the training step's random draws (diffusion timesteps, noise) would shift. The samples
+        themselves never depend on it (they come from (seed, epoch, index))."""
+        return torch.Generator().manual_seed(int(self.seed))
+
     def val_dataloader(self) -> DataLoader:
         return DataLoader(
             self.val_set, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
+            generator=self._loader_generator(),
             worker_init_fn=_worker_init, multiprocessing_context=self.worker_start if self.num_workers > 0 else None,
         )

@@ -168,7 +168,10 @@ class CodePredictionStage(_Stage):
         self.log_dict({f"train/{k}": v for k, v in terms.items()} | {"train/total": total}, prog_bar=True)
         return total
 
-    def on_train_batch_end(self, outputs, batch, batch_idx):
+    def optimizer_step(self, *args, **kwargs):
+        super().optimizer_step(*args, **kwargs)
+        # Right after the step, before on_train_batch_end (where ModelCheckpoint saves): a checkpoint then holds the
+        # EMA of the same step as the weights, so a resumed run continues it exactly.
         update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
 
     def _restore_val(self, lq, hq):
@@ -205,9 +208,6 @@ class CFTStage(CodePredictionStage):
         self._generator_then_discriminator(total, out, hq, use_gan)
         self.log_dict({f"train/{k}": v for k, v in terms.items()} | {"train/recon": recon, "train/total": total},
                       prog_bar=True)
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        pass  # the EMA is updated right after the generator step
 
     def _restore_val(self, lq, hq):
         return self.net_ema(lq, w=self.hparams.w, adain=True)[0]

@@ -62,7 +62,10 @@ class PriorStage(L.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in terms.items()}, prog_bar=True)
         return terms["loss"]
 
-    def on_train_batch_end(self, outputs, batch, batch_idx):
+    def optimizer_step(self, *args, **kwargs):
+        super().optimizer_step(*args, **kwargs)
+        # Right after the step, before on_train_batch_end (where ModelCheckpoint saves): a checkpoint then holds the
+        # EMA of the same step as the weights, so a resumed run continues it exactly.
         update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
 
     def validation_step(self, batch, batch_idx):
