@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
@@ -14,12 +13,7 @@ from bfrbench.methods.clrface.irn import IdentityRecoveryNet
 from bfrbench.methods.clrface.score_net import LatentScoreModel
 from bfrbench.methods.clrface.sde import ReverseSampler
 from bfrbench.methods.clrface.vqgan import VQGAN
-
-
-def image_seed(seed: int, image: np.ndarray) -> int:
-    """A per-image seed from the run seed and the image bytes: results do not depend on batching or order."""
-    digest = hashlib.sha256(np.ascontiguousarray(image).tobytes()).digest()
-    return (int.from_bytes(digest[:8], "little") ^ int(seed)) & (2**63 - 1)
+from bfrbench.methods.common import image_seed
 
 
 class CLRFaceRestorer:

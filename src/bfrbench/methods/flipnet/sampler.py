@@ -5,19 +5,14 @@ so a face gets the same output whatever batch it is in and the same seed gives b
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
+from bfrbench.methods.common import image_seed
 from bfrbench.methods.flipnet.adapter import MODES
-
-
-def image_seed(seed: int, img: np.ndarray) -> int:
-    digest = hashlib.sha256(np.ascontiguousarray(img).tobytes()).digest()
-    return (int.from_bytes(digest[:8], "little") ^ int(seed)) % (2**63)
 
 
 class DDIMFlipSampler:
