@@ -233,9 +233,11 @@ def apply_degradation(hq: np.ndarray, params: DegradationParams, noise: np.ndarr
     ok, buf = cv2.imencode(".jpg", u8[:, :, ::-1], [int(cv2.IMWRITE_JPEG_QUALITY), int(params.jpeg_quality)])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    # = imdecode(...)[:, :, ::-1].astype(float32) / 255, bit for bit, one pass instead of two
-    img = np.divide(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1], np.float32(255.0), dtype=np.float32)
-    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    # Upsample in BGR, as the peers do, then swap to RGB: OpenCV's SIMD linear resize is not channel-symmetric in
+    # the last bit on every CPU (on an AMD EPYC the same image resized as RGB and as BGR differs by 1 ulp, which
+    # rounding turns into 1-level flips against BasicSR), so only the peers' channel order is exact everywhere.
+    img = np.divide(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.float32(255.0), dtype=np.float32)
+    img = np.ascontiguousarray(cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)[:, :, ::-1])
     if params.color_shift is not None:
         img += np.asarray(params.color_shift, dtype=np.float32)
         np.clip(img, 0.0, 1.0, out=img)
@@ -261,9 +263,10 @@ def _fast_tail(img: np.ndarray, params: DegradationParams, h: int, w: int) -> np
     ok, buf = cv2.imencode(".jpg", bgr, [int(cv2.IMWRITE_JPEG_QUALITY), int(params.jpeg_quality)])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    # libjpeg writes RGB itself: the same values as IMREAD_COLOR's BGR reversed, without the reversed-view divide
-    img = np.divide(cv2.imdecode(buf, cv2.IMREAD_COLOR_RGB), np.float32(255.0), dtype=np.float32)
-    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    # resized in BGR like the exact path (OpenCV's linear resize is not channel-symmetric in the last bit), then a
+    # pure channel swap
+    img = np.divide(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.float32(255.0), dtype=np.float32)
+    img = cv2.cvtColor(cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
     if params.color_shift is not None:
         # The same float32 additions as img += shift, over rows of w * 3 values instead of 3-value inner loops
         flat = img.reshape(h, w * 3)
