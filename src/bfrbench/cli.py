@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="the stage's config file in experiments/")
     _add_params(p)
     p.add_argument("--out", default=None, help="default: models/METHOD/STAGE")
+    p.add_argument("--check", action="store_true",
+                   help="after training, compare the loss curve with the config's reference (CONFIG.curve.json)")
+    p.add_argument("--record", action="store_true", help="after training, record the loss curve as the reference")
+    p.add_argument("--reference", default=None, help="a reference curve file other than CONFIG.curve.json")
+    p.add_argument("--overwrite", action="store_true", help="with --record: replace an existing reference")
 
     p = sub.add_parser("restore", help="restore a test set (or any folder of LQ faces) with a method")
     p.add_argument("method")

@@ -88,8 +88,19 @@ def cmd_train(args) -> int:
 
     out = run_train(args.method, args.stage, args.config, params, Path(args.out) if args.out else None,
                     progress=not args.no_progress)
-    _say(f"wrote {args.method}/{args.stage} to {out}/ (see card.json)")
-    return 0
+    _say(f"wrote {args.method}/{args.stage} to {out}/ (see card.json, curve.json)")
+    if not (args.check or args.record):
+        return 0
+    from bfrbench.training.curves import check_against_reference, format_comparison, record_reference
+
+    reference = Path(args.reference) if args.reference else None
+    if args.record:
+        path = record_reference(out, args.config, params["seed"], params["size"], args.overwrite, reference)
+        _say(f"recorded the reference loss curve in {path}")
+        return 0
+    result = check_against_reference(out, args.config, params["seed"], params["size"], reference)
+    print(format_comparison(result), flush=True)
+    return 0 if result["ok"] else 1
 
 
 def cmd_restore(args) -> int:

@@ -35,5 +35,7 @@ def run_train(method_name: str, stage: str, config_path: str, params: Mapping[st
         t0 = time.perf_counter()
         metrics = run_stage(method, ctx)
         run.log_metrics({**metrics, "stage_seconds": time.perf_counter() - t0})  # timings in MLflow, not the card
-        run.log_artifact(out / "card.json")
+        for name in ("card.json", "curve.json"):  # a stage with nothing to train has no curve
+            if (out / name).is_file():
+                run.log_artifact(out / name)
     return out

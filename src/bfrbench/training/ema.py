@@ -1,4 +1,12 @@
-"""Exponential moving average of a network's parameters (the `params_ema` that BFR papers release and test with)."""
+"""Exponential moving average of a network's parameters (the `params_ema` that BFR papers release and test with).
+
+Why our own and not Lightning's `EMAWeightAveraging` / torch's `AveragedModel`: those average the whole
+LightningModule (discriminators, frozen priors and recognisers included: several GB of needless copies for FLIPNET's
+SD backbone) and swap the averaged weights into the module for validation and at the end of fit, whereas every
+method here keeps the EMA of ONE network beside the live one (`net_ema`, CodeFormer's and DifFace's `params_ema`
+layout) and exports both. They have no decay warm-up either (see `warmup_decay`). The update runs in the module's
+`optimizer_step` / after `opt.step()`, before `ModelCheckpoint` saves, so a resumed run continues the same average.
+"""
 
 from __future__ import annotations
 

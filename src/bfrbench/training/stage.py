@@ -10,6 +10,7 @@ link rows, closed-form fits), returns the card and files to write (`NoTraining`)
   stages the plan reads, so a changed input never resumes an old run;
 - weights and the card are exported from the final checkpoint, so a run that was killed and resumed, a run that was
   never interrupted and a re-run of a finished stage write the same bytes;
+- the logged losses at fixed steps go to curve.json, for `bfrbench train ... --check` (training/curves.py);
 - the card holds no time stamp and no absolute path (DVC hashes it); timings go to MLflow.
 
 Shared config vocabulary (every method): `data`, `trainer`, `optim.lr`, `optim.lr_disc`, `loss.adversarial_start`,
@@ -170,6 +171,7 @@ def _train(method, ctx, cfg: dict[str, Any], plan: TrainPlan, where: str) -> dic
 
     from bfrbench.data.datamodule import BFRDataModule
     from bfrbench.training.callbacks import FinalMetrics
+    from bfrbench.training.curves import CURVE_FILE, LossCurve, curve_document
     from bfrbench.training.environment import environment_fingerprint
     from bfrbench.training.trainer import final_checkpoint, fit, trainer_config
 
@@ -189,5 +191,7 @@ def _train(method, ctx, cfg: dict[str, Any], plan: TrainPlan, where: str) -> dic
             "environment": environment_fingerprint(tcfg["accelerator"], tcfg["deterministic"]), **plan.card}
     if plan.describe is not None:
         card.update(plan.describe(plan.module))
-    write_outputs(ctx.out_dir, plan.export(plan.module), json.loads(json.dumps(card, default=str)))
+    curve = curve_document(final["callbacks"].get(LossCurve(1).state_key, {}))
+    files = {**plan.export(plan.module), CURVE_FILE: (json.dumps(curve, indent=1) + "\n").encode()}
+    write_outputs(ctx.out_dir, files, json.loads(json.dumps(card, default=str)))
     return metrics

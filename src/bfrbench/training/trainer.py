@@ -81,6 +81,7 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
         IsolatedValidationRNG,
         RNGState,
     )
+    from bfrbench.training.curves import LossCurve
 
     ckpt = ModelCheckpoint(
         dirpath=out_dir / "checkpoints",
@@ -94,7 +95,8 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
     val_kwargs: dict[str, Any] = {}
     if cfg["val_every_n_steps"]:
         val_kwargs = {"val_check_interval": int(cfg["val_every_n_steps"]), "check_val_every_n_epoch": None}
-    callbacks = [RNGState(), IsolatedValidationRNG(), FinalMetrics(), ckpt, FinalCheckpoint(out_dir / "checkpoints")]
+    callbacks = [RNGState(), IsolatedValidationRNG(), FinalMetrics(), LossCurve(cfg["log_every_n_steps"]), ckpt,
+                 FinalCheckpoint(out_dir / "checkpoints")]
     return L.Trainer(
         accelerator=cfg["accelerator"],
         devices=cfg["devices"],
