@@ -51,13 +51,19 @@ def card_is_official(card: Mapping[str, Any]) -> bool:
     return str(card.get("source", "")).startswith(OFFICIAL)
 
 
-def load_stage_blob(models_dir: Path, stage: str, method: str) -> dict[str, Any]:
-    import torch
-
-    path = Path(models_dir) / stage / "model.pt"
+def trained_file(path: Path, method: str, stage: str) -> Path:
+    """`path`, a file that training stage `stage` of `method` writes; a clear error when it has not run."""
+    path = Path(path)
     if not path.is_file():
         raise BFRBenchError(f"{path}: {method} stage {stage!r} has not been trained",
                             fix=f"run `dvc repro train@{method}-{stage}` (or `bfrbench train {method} {stage} ...`)")
+    return path
+
+
+def load_stage_blob(models_dir: Path, stage: str, method: str, file: str = "model.pt") -> dict[str, Any]:
+    import torch
+
+    path = trained_file(Path(models_dir) / stage / file, method, stage)
     return torch.load(path, map_location="cpu", weights_only=True)
 
 

@@ -14,39 +14,29 @@ from bfrbench.config import merge_known
 from bfrbench.errors import BFRBenchError, ConfigError
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.clrface.config import SAMPLING, default_config
+from bfrbench.methods.common import load_stage_blob
 from bfrbench.methods.link import models_sha256, verified_link
 from bfrbench.training.stage import NoTraining, TrainPlan
 
 STAGES = ("vqgan", "latent_prior", "identity")
 
 
-def _require(path: Path, stage: str, method: str = "clrface") -> Path:
-    if not path.is_file():
-        raise BFRBenchError(f"{path}: CLR-Face stage `{stage}` has not been trained",
-                            fix=f"run `dvc repro train@{method}-{stage}` (or `bfrbench train {method} {stage} ...`)")
-    return path
-
-
 def load_vqgan(models_dir: Path):
-    import torch
 
     from bfrbench.methods.clrface.vqgan import VQGAN
 
-    blob = torch.load(_require(Path(models_dir) / "vqgan" / "model.pt", "vqgan"), map_location="cpu",
-                      weights_only=True)
+    blob = load_stage_blob(models_dir, "vqgan", "clrface")
     vqgan = VQGAN(**blob["config"])
     vqgan.load_state_dict(blob["state_dict"], strict=True)
     return vqgan.eval().requires_grad_(False)
 
 
 def load_prior(models_dir: Path, vqgan):
-    import torch
 
     from bfrbench.methods.clrface.score_net import ConditionalScoreNet, LatentScoreModel
     from bfrbench.methods.clrface.sde import make_sde
 
-    blob = torch.load(_require(Path(models_dir) / "latent_prior" / "model.pt", "latent_prior"), map_location="cpu",
-                      weights_only=True)
+    blob = load_stage_blob(models_dir, "latent_prior", "clrface")
     model = LatentScoreModel(ConditionalScoreNet(vqgan.embed_dim, **blob["net"]), make_sde(blob["sde"]))
     model.load_state_dict(blob["state_dict"], strict=True)
     return model.eval().requires_grad_(False), float(blob["latent_scale"])
@@ -132,7 +122,6 @@ class CLRFace:
         return TrainPlan(module, export, card={"seed": ctx.seed}, upstream=(ctx.models_dir / "vqgan" / "model.pt",))
 
     def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None):
-        import torch
 
         from bfrbench.methods.clrface.face_id import FaceIdentity, recognition_net
         from bfrbench.methods.clrface.irn import IdentityRecoveryNet, LatentMask
@@ -148,8 +137,7 @@ class CLRFace:
         models_dir = Path(models_dir)
         vqgan = load_vqgan(models_dir)
         prior, scale = load_prior(models_dir, vqgan)
-        blob = torch.load(_require(models_dir / "identity" / "model.pt", "identity"), map_location="cpu",
-                          weights_only=True)
+        blob = load_stage_blob(models_dir, "identity", "clrface")
         backbone = DlibResNet()
         backbone.load_state_dict(blob["irn_state_dict"], strict=True)
         mask = LatentMask(*blob["mask_logits"].shape)

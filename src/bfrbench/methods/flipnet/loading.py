@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from bfrbench.config import merge_known
+from bfrbench.methods.common import load_stage_blob
 from bfrbench.methods.flipnet.config import SAMPLING
 
 
@@ -32,7 +33,6 @@ class FlipNetRunner:
 def load_flipnet(models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None,
                  sampler_steps: int | None = None) -> FlipNetRunner:
     """`sampling`: params.yaml `sampling.flipnet` (over config.SAMPLING); `sampler_steps` overrides its steps."""
-    import torch
 
     from bfrbench.methods.flipnet.backbone import build_from_config, load_pretrained
     from bfrbench.methods.flipnet.model import FlipNet
@@ -40,17 +40,14 @@ def load_flipnet(models_dir: Path, device: str = "cpu", sampling: dict[str, Any]
     from bfrbench.methods.flipnet.stages import (
         BACKBONE_FILE,
         DIFFUSION_FILE,
-        _need,
         load_embedding,
     )
 
-    blob = torch.load(_need(models_dir / "diffusion" / DIFFUSION_FILE, "diffusion"), map_location="cpu",
-                      weights_only=True)
+    blob = load_stage_blob(models_dir, "diffusion", "flipnet", DIFFUSION_FILE)
     bb = blob["backbone"]
     if bb["source"] == "config":
         unet, vae = build_from_config(bb["unet"], bb["vae"], int(blob["seed"]))
-        state = torch.load(_need(models_dir / "diffusion" / BACKBONE_FILE, "diffusion"), map_location="cpu",
-                           weights_only=True)
+        state = load_stage_blob(models_dir, "diffusion", "flipnet", BACKBONE_FILE)
         unet.load_state_dict(state["unet"])
         vae.load_state_dict(state["vae"])
     else:

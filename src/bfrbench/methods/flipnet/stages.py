@@ -5,21 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bfrbench.errors import BFRBenchError, ConfigError
+from bfrbench.errors import ConfigError
 from bfrbench.methods.base import StageContext
+from bfrbench.methods.common import load_stage_blob, trained_file
 from bfrbench.training.stage import TrainPlan
 
 EMBED_AE_FILE = "embedding_ae.pt"
 EMBEDDING_FILE = "embedding.pt"
 DIFFUSION_FILE = "flipnet.pt"
 BACKBONE_FILE = "backbone.pt"
-
-
-def _need(path: Path, stage: str) -> Path:
-    if not path.is_file():
-        raise BFRBenchError(f"{path}: flipnet stage {stage!r} has not been trained",
-                            fix=f"run `dvc repro train@flipnet-{stage}` (or `bfrbench train flipnet {stage} ...`)")
-    return path
 
 
 def plan_embed_ae(ctx: StageContext, cfg: dict[str, Any]) -> TrainPlan:
@@ -41,7 +35,7 @@ def plan_embed_align(ctx: StageContext, cfg: dict[str, Any]) -> TrainPlan:
 
     from bfrbench.methods.flipnet.embedding_module import EmbedAlignModule
 
-    ae_file = _need(ctx.models_dir / "embed_ae" / EMBED_AE_FILE, "embed_ae")
+    ae_file = trained_file(ctx.models_dir / "embed_ae" / EMBED_AE_FILE, "flipnet", "embed_ae")
     blob = torch.load(ae_file, map_location="cpu", weights_only=True)
     model_cfg = {"channels": blob["config"]["channels"], "dim": blob["config"]["dim"], **cfg["model"]}
     module = EmbedAlignModule(model_cfg, cfg["optim"], blob["config"]["resolution"], blob["encoders"])
@@ -56,12 +50,10 @@ def plan_embed_align(ctx: StageContext, cfg: dict[str, Any]) -> TrainPlan:
 
 
 def load_embedding(models_dir: Path):
-    import torch
 
     from bfrbench.methods.flipnet.embedding import FaceEmbedding
 
-    blob = torch.load(_need(models_dir / "embed_align" / EMBEDDING_FILE, "embed_align"), map_location="cpu",
-                      weights_only=True)
+    blob = load_stage_blob(models_dir, "embed_align", "flipnet", EMBEDDING_FILE)
     c = blob["config"]
     emb = FaceEmbedding(c["channels"], c["dim"], c["proj_dim"])
     emb.load_state_dict(blob["state_dict"])
