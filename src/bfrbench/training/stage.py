@@ -150,6 +150,15 @@ def merged_config(method, stage: str, config: Mapping[str, Any], where: str) -> 
     return merge_known(stage_defaults(method, stage), config, where)
 
 
+def stage_datamodule(ctx, size: int | None = None):
+    """The stage's DataModule, from its config's `data` block: the one place a training stage's data are built
+    (the Lightning fit, and a method's own pre-fit such as FLIPNET's smoke backbone fit, read the same samples)."""
+    from bfrbench.data.datamodule import BFRDataModule
+
+    where = f"{ctx.method}/{ctx.stage}.data"
+    return BFRDataModule.from_config(ctx.faces_dir, size or ctx.size, ctx.seed, ctx.config.get("data") or {}, where)
+
+
 def run_stage(method, ctx) -> dict[str, Any]:
     """Run training stage `ctx.stage` of `method`; returns the final metrics (rank 0; {} on other ranks)."""
     where = f"{method.name}/{ctx.stage}"
@@ -169,15 +178,13 @@ def run_stage(method, ctx) -> dict[str, Any]:
 def _train(method, ctx, cfg: dict[str, Any], plan: TrainPlan, where: str) -> dict[str, Any]:
     import torch
 
-    from bfrbench.data.datamodule import BFRDataModule
     from bfrbench.training.callbacks import FinalMetrics
     from bfrbench.training.curves import CURVE_FILE, LossCurve, curve_document
     from bfrbench.training.environment import environment_fingerprint
     from bfrbench.training.trainer import final_checkpoint, fit, trainer_config
 
     tcfg = trainer_config(cfg.get("trainer") or {}, f"{where}.trainer")
-    dm = BFRDataModule.from_config(ctx.faces_dir, plan.size or ctx.size, ctx.seed, cfg.get("data") or {},
-                                   f"{where}.data")
+    dm = stage_datamodule(ctx, plan.size)
     work = resume_dir(ctx, cfg, plan)
     trainer = fit(plan.module, dm, tcfg, work, run=ctx.logger, progress=ctx.progress)
     if trainer.global_rank != 0:

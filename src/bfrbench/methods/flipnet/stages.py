@@ -8,7 +8,7 @@ from typing import Any
 from bfrbench.errors import ConfigError
 from bfrbench.methods.base import StageContext
 from bfrbench.methods.common import load_stage_blob, trained_file
-from bfrbench.training.stage import TrainPlan
+from bfrbench.training.stage import TrainPlan, stage_datamodule
 
 EMBED_AE_FILE = "embedding_ae.pt"
 EMBEDDING_FILE = "embedding.pt"
@@ -61,7 +61,6 @@ def load_embedding(models_dir: Path):
 
 
 def plan_diffusion(ctx: StageContext, cfg: dict[str, Any]) -> TrainPlan:
-    from bfrbench.data.datamodule import BFRDataModule
     from bfrbench.methods.flipnet.backbone import build_backbone
     from bfrbench.methods.flipnet.diffusion_module import FlipNetDiffusionModule
     from bfrbench.methods.flipnet.embedding_module import build_perceptual
@@ -77,7 +76,7 @@ def plan_diffusion(ctx: StageContext, cfg: dict[str, Any]) -> TrainPlan:
     if bb["vae_fit"]["steps"] or bb["unet_fit"]["steps"]:
         # The smoke stand-in for SD's pretraining fits the random VAE/UNet before the Lightning stage (seeded, so it
         # is part of the stage's bytes); it reads the same data as the stage.
-        dm = BFRDataModule.from_config(ctx.faces_dir, ctx.size, ctx.seed, cfg["data"], "flipnet/diffusion.data")
+        dm = stage_datamodule(ctx)
         if bb["vae_fit"]["steps"]:
             from bfrbench.methods.flipnet.vae_fit import fit_vae
 
