@@ -88,7 +88,8 @@ def cmd_train(args) -> int:
 
     out = run_train(args.method, args.stage, args.config, params, Path(args.out) if args.out else None,
                     progress=not args.no_progress)
-    _say(f"wrote {args.method}/{args.stage} to {out}/ (see card.json, curve.json)")
+    files = ", ".join(name for name in ("card.json", "curve.json") if (out / name).is_file())
+    _say(f"wrote {args.method}/{args.stage} to {out}/ (see {files})")
     if not (args.check or args.record):
         return 0
     from bfrbench.training.curves import check_against_reference, format_comparison, record_reference
