@@ -73,11 +73,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", action="store_true", help="after training, record the loss curve as the reference")
     p.add_argument("--reference", default=None, help="a reference curve file other than CONFIG.curve.json")
     p.add_argument("--overwrite", action="store_true", help="with --record: replace an existing reference")
+    # bfrbench preflight's probe (bfrbench.preflight.probe): measurements per rank, and a stop after N steps
+    p.add_argument("--probe", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("preflight", help="prove every training stage of a profile at its real scale before a long "
+                       "run: a few steps, checkpoint, resume, export, restore, score; memory, time and projections")
+    p.add_argument("--profile", default="paper", help="a profile in experiments/profiles/ (default: paper)")
+    p.add_argument("--stages", nargs="*", default=None, metavar="STAGE",
+                   help="only these stages (train keys such as codeformer-vqgan, link rows such as codeformer_w1, "
+                        "train_of) and the stages they read")
+    p.add_argument("--steps", type=int, default=1, help="optimizer steps before the checkpoint (then 1 more)")
+    p.add_argument("--devices", type=int, default=None, help="processes per stage (default: as configured)")
+    p.add_argument("--accelerator", default=None, choices=["cpu", "gpu"], help="default: as configured")
+    p.add_argument("--data", default=None, help="a prepared face set (default: the smoke faces at the profile size)")
+    p.add_argument("--out", default="preflight", help="work folder (default: preflight/)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="per-device batch size for every stage (only to fit a small machine; the table says so)")
+    p.add_argument("--size", type=int, default=None,
+                   help="face size instead of the profile's (only to fit a small machine; the table says so)")
+    p.add_argument("--why", default="to fit this machine",
+                   help="the reason printed beside --batch-size / --size in the table")
 
     p = sub.add_parser("restore", help="restore a test set (or any folder of LQ faces) with a method")
     p.add_argument("method")
     p.add_argument("testset", nargs="?", help="a test set name from params.yaml (or use --lq)")
-    _add_params(p)
+    p.add_argument("--params", default=None, help="the profile's params file (default: params.yaml; with --lq it is "
+                   "read only when given: its sampling.METHOD, restore and size)")
     p.add_argument("--lq", default=None, help="a folder of LQ faces instead of a named test set")
     p.add_argument("--out", default=None, help="default: results/METHOD/TESTSET")
     p.add_argument("--models", default=None, help="default: models/METHOD")

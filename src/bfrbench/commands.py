@@ -86,8 +86,13 @@ def cmd_train(args) -> int:
     params = _params(args)
     from bfrbench.stages.train import run_train
 
+    callbacks = None
+    if args.probe:  # bfrbench preflight: measure this run (and stop it after --stop-after optimizer steps)
+        from bfrbench.preflight.probe import PreflightProbe
+
+        callbacks = [PreflightProbe(Path(args.probe), args.stop_after)]
     out = run_train(args.method, args.stage, args.config, params, Path(args.out) if args.out else None,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, callbacks=callbacks)
     files = ", ".join(name for name in ("card.json", "curve.json") if (out / name).is_file())
     _say(f"wrote {args.method}/{args.stage} to {out}/ (see {files})")
     if not (args.check or args.record):
@@ -111,12 +116,15 @@ def cmd_restore(args) -> int:
     if args.lq is None:
         if args.testset is None:
             raise BFRBenchError("restore needs a test set name or --lq DIR")
+        args.params = args.params or "params.yaml"
         params = _params(args)
         if args.testset not in params["testsets"]:
             raise ConfigError(f"{args.params}: no test set named {args.testset!r}")
         lq_dir = paths.testset_dir(args.testset) / "lq"
     else:
         lq_dir = Path(args.lq)
+        if args.params:  # a folder restored with a profile's settings (bfrbench preflight does this)
+            params = _params(args)
     name = args.testset or Path(args.lq).name
     out = Path(args.out) if args.out else paths.result_dir(args.method, name)
     restore_cfg = (params or {}).get("restore", {})
@@ -286,6 +294,12 @@ def cmd_profile(args) -> int:
         shutil.copyfile(src, tmp)
     _say(f"wrote params.yaml from {src}; run `dvc repro` to run the {args.name} profile")
     return 0
+
+
+def cmd_preflight(args) -> int:
+    from bfrbench.preflight.run import run_preflight
+
+    return run_preflight(args)
 
 
 def cmd_metrics(args) -> int:

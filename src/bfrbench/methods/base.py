@@ -54,3 +54,18 @@ class Method(Protocol):
 def read_card(stage_dir: Path) -> dict[str, Any]:
     path = stage_dir / "card.json"
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+@dataclass
+class PreflightConfig:
+    """What a method's optional `preflight_config(stage, cfg, size)` hook returns for `bfrbench preflight`.
+
+    `config` is the stage config to run (the real one, changed only where the machine cannot have what it names);
+    `notes` say every change and why. `random_weights`: weights the config loads are absent and the same architecture
+    runs with random init ("architecture only, random weights": nothing it produces is a method's result).
+    `work_scale`: for a stage with no training steps, how many times the preflight's work the real stage does."""
+
+    config: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    random_weights: bool = False
+    work_scale: float = 1.0

@@ -24,6 +24,9 @@ DEFAULTS = {
 }
 
 
+PREFLIGHT_FACES = 2
+
+
 def denoise_sharpen(rgb: np.ndarray, h: float, amount: float, radius: float) -> np.ndarray:
     import cv2
 
@@ -97,6 +100,18 @@ class ClassicDenoiseSharpen:
 
     def sampling_defaults(self) -> dict[str, Any]:
         return {}  # deterministic: no restore-time settings
+
+    def preflight_config(self, stage: str, cfg: dict[str, Any], size: int):
+        """bfrbench preflight: the grid search on 2 faces; its time is linear in num_faces (work_scale)."""
+        from bfrbench.methods.preflight import effective, start
+
+        change, faces = start(cfg), int(effective(self, stage, cfg)["num_faces"])
+        if faces > PREFLIGHT_FACES:
+            change.config["num_faces"] = PREFLIGHT_FACES
+            change.work_scale = faces / PREFLIGHT_FACES
+            change.notes.append(f"grid search on {PREFLIGHT_FACES} of the configured {faces} faces (its time is "
+                                f"linear in num_faces: projected x{change.work_scale:g})")
+        return change
 
     def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> _Restorer:
         card_path = Path(models_dir) / "fit" / "card.json"

@@ -15,7 +15,8 @@ from bfrbench.methods.registry import get_method
 
 
 def run_train(method_name: str, stage: str, config_path: str, params: Mapping[str, Any], out: Path | None,
-              progress: bool = True) -> Path:
+              progress: bool = True, callbacks: list | None = None) -> Path:
+    """`callbacks`: extra Lightning callbacks for the stage's Trainer (the preflight probe)."""
     from bfrbench.tracking import stage_run
 
     method = get_method(method_name)
@@ -31,7 +32,8 @@ def run_train(method_name: str, stage: str, config_path: str, params: Mapping[st
                   "seed": params["seed"], "size": params["size"]}
     with stage_run(f"train/{method_name}/{stage}", params["profile"], run_params) as run:
         ctx = StageContext(method_name, stage, raw, dict(params), paths.FACES, out, paths.model_dir(method_name),
-                           int(params["seed"]), int(params["size"]), progress=progress, logger=run)
+                           int(params["seed"]), int(params["size"]), progress=progress, logger=run,
+                           extras={"callbacks": list(callbacks)} if callbacks else {})
         t0 = time.perf_counter()
         metrics = run_stage(method, ctx)
         run.log_metrics({**metrics, "stage_seconds": time.perf_counter() - t0})  # timings in MLflow, not the card

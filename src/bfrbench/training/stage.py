@@ -186,7 +186,9 @@ def _train(method, ctx, cfg: dict[str, Any], plan: TrainPlan, where: str) -> dic
     tcfg = trainer_config(cfg.get("trainer") or {}, f"{where}.trainer")
     dm = stage_datamodule(ctx, plan.size)
     work = resume_dir(ctx, cfg, plan)
-    trainer = fit(plan.module, dm, tcfg, work, run=ctx.logger, progress=ctx.progress)
+    # extras["callbacks"]: e.g. the preflight probe (bfrbench.preflight.probe), which measures and may stop the run
+    trainer = fit(plan.module, dm, tcfg, work, run=ctx.logger, progress=ctx.progress,
+                  extra_callbacks=ctx.extras.get("callbacks"))
     if trainer.global_rank != 0:
         return {}
     final = torch.load(final_checkpoint(work), map_location="cpu", weights_only=True)

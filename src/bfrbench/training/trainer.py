@@ -121,13 +121,14 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
     )
 
 
-def fit(module, datamodule, cfg: Mapping[str, Any], out_dir: Path, run=None, progress: bool = True):
+def fit(module, datamodule, cfg: Mapping[str, Any], out_dir: Path, run=None, progress: bool = True,
+        extra_callbacks: list | None = None):
     """Train, resuming from `out_dir/checkpoints/` (final.ckpt or last.ckpt) when `resume` is on.
 
     Seeding happens in the stage runner before the module is built; the generators' state at each checkpoint is
     saved and restored by the RNGState callback."""
     trainer = build_trainer(cfg, out_dir, run_id=getattr(run, "run_id", None), progress=progress,
-                            experiment=getattr(run, "experiment", "bfrbench"))
+                            experiment=getattr(run, "experiment", "bfrbench"), extra_callbacks=extra_callbacks)
     ckpt_path = resume_checkpoint(out_dir) if cfg["resume"] else None
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
     return trainer

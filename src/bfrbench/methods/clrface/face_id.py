@@ -76,12 +76,21 @@ class RecognitionPerceptual(nn.Module):
         return loss / len(self.layers)
 
 
+RANDOM_RECOGNISER = "dlib_resnet_random"
+
+
 def recognition_net(name: str) -> nn.Module:
     """The real, pretrained face-recognition net by name (tests inject their own module instead)."""
     if name == "dlib_resnet":
         from bfrbench.nets.dlib_resnet import load_dlib_resnet
 
         return load_dlib_resnet()
+    if name == RANDOM_RECOGNISER:  # bfrbench preflight without the weights: the same network, seeded random init
+        from bfrbench.nets.dlib_resnet import DlibResNet
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return DlibResNet().eval().requires_grad_(False)
     from bfrbench.errors import ConfigError
 
-    raise ConfigError(f"face_recognition: unknown network {name!r}", fix="use dlib_resnet")
+    raise ConfigError(f"face_recognition: unknown network {name!r}", fix=f"use dlib_resnet (or {RANDOM_RECOGNISER})")

@@ -57,9 +57,34 @@ def latent_scale_of(vqgan, faces_dir: Path, size: int, count: int) -> float:
     return float(1.0 / z.std().clamp_min(1e-6))
 
 
+def preflight_sampling(self, block: dict[str, Any]):
+    """bfrbench preflight: a 2-step restore (clrface and its ablation rows)."""
+    from bfrbench.methods.preflight import fewer_steps
+
+    return fewer_steps(block, SAMPLING, "steps")
+
+
 class CLRFace:
     name = "clrface"
     stages = STAGES
+    preflight_sampling = preflight_sampling
+
+    def preflight_config(self, stage: str, cfg: dict[str, Any], size: int):
+        """bfrbench preflight: the recogniser (perceptual loss, identity stage) with random weights when its
+        registry file cannot be had."""
+        from bfrbench.methods.clrface.face_id import RANDOM_RECOGNISER
+        from bfrbench.methods.preflight import effective, start
+        from bfrbench.nets.dlib_resnet import WEIGHTS_ENTRY
+        from bfrbench.weights import weights_reason
+
+        change, eff = start(cfg), effective(self, stage, cfg)
+        uses = stage == "identity" or (stage == "vqgan" and eff["loss"]["perceptual_weight"] > 0)
+        reason = weights_reason(WEIGHTS_ENTRY) if uses and eff["face_recognition"] == "dlib_resnet" else None
+        if reason:
+            change.config["face_recognition"] = RANDOM_RECOGNISER
+            change.random_weights = True
+            change.notes.append(f"dlib face recogniser with random weights ({reason.split(';')[0]})")
+        return change
 
     def default_config(self, stage: str) -> dict[str, Any]:
         if stage not in self.stages:
@@ -158,6 +183,7 @@ class CLRFaceVariant:
     name = ""
     stages = ("link",)
     overrides: dict[str, Any] = {}
+    preflight_sampling = preflight_sampling
 
     def default_config(self, stage: str) -> dict[str, Any]:
         if stage not in self.stages:

@@ -28,8 +28,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "arch": copy.deepcopy(OFFICIAL_ARCH),
         "disc": {"nc": 3, "ndf": 64, "n_layers": 4},
         "optim": {"lr": 7e-5, "betas": [0.9, 0.99]},
-        "loss": {"l1": 1.0, "lpips": 1.0, "codebook": 1.0, "gan": 1.0, "disc_weight": 0.8,
-                 "adversarial_start": 30001},
+        # lpips_weights: official (the verified LPIPS files) or random (bfrbench preflight without them)
+        "loss": {"l1": 1.0, "lpips": 1.0, "lpips_weights": "official", "codebook": 1.0, "gan": 1.0,
+                 "disc_weight": 0.8, "adversarial_start": 30001},
         "ema": {"decay": 0.995},
         "data": {**_DATA, "degradation": {"preset": "codeformer_stage2"}},  # HQ only; LQ unused in stage I
         "trainer": {},
@@ -48,7 +49,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "weights": "auto",
         "w": 1.0,
         "optim": {"lr": 5e-5, "betas": [0.9, 0.99]},
-        "loss": {"ce": 0.5, "feat": 1.0, "l1": 1.0, "lpips": 1.0, "gan": 1.0, "adversarial_start": 5001},
+        "loss": {"ce": 0.5, "feat": 1.0, "l1": 1.0, "lpips": 1.0, "lpips_weights": "official", "gan": 1.0,
+                 "adversarial_start": 5001},
         "scale_adaptive_gan_weight": 0.1,
         "ema": {"decay": 0.997},
         "data": {**_DATA, "degradation": {"preset": "codeformer_stage3"}},

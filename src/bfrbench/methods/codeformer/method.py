@@ -95,6 +95,30 @@ class CodeFormerMethod:
     def sampling_defaults(self) -> dict[str, Any]:
         return {"w": self.fidelity_weight}
 
+    def preflight_config(self, stage: str, cfg: dict[str, Any], size: int):
+        """bfrbench preflight: train the stage even when the official weights are present; an absent LPIPS loss
+        network runs with random weights; stage I's img_size follows the preflight's size."""
+        from bfrbench.methods.preflight import effective, set_key, start
+        from bfrbench.metrics.lpips import lpips_reason
+
+        change, eff = start(cfg), effective(self, stage, cfg)
+        if eff["weights"] != "suite":
+            official, _ = use_official(eff["weights"], ASSETS, f"{self.name}/{stage}")
+            if official:
+                change.notes.append("official weights present (the real run would load them and train nothing); "
+                                    "preflight trains the stage: weights: suite")
+            change.config["weights"] = "suite"
+        if "lpips" in eff["loss"] and eff["loss"]["lpips"] > 0 and eff["loss"]["lpips_weights"] == "official":
+            reason = lpips_reason("vgg")
+            if reason:
+                set_key(change.config, "loss.lpips_weights", "random")
+                change.random_weights = True
+                change.notes.append(f"LPIPS-VGG training loss with random weights ({reason.split(';')[0]})")
+        if stage == "vqgan" and eff["arch"]["img_size"] != size:
+            set_key(change.config, "arch.img_size", size)
+            change.notes.append(f"arch.img_size {eff['arch']['img_size']} -> {size} (the preflight's size)")
+        return change
+
     def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> _Restorer:
         import torch
 

@@ -95,7 +95,7 @@ class VQGANStage(_Stage):
         self.net = VQAutoEncoder(**arch)
         self.net_ema = make_ema(self.net)
         self.disc = VQGANDiscriminator(**disc)
-        self.perceptual = build_perceptual(losses["lpips"])
+        self.perceptual = build_perceptual(losses["lpips"], losses["lpips_weights"])
 
     def configure_optimizers(self):
         o = self.hparams.optim
@@ -190,7 +190,7 @@ class CFTStage(CodePredictionStage):
         self.disc = VQGANDiscriminator(**disc)
         if disc_state is not None:
             self.disc.load_state_dict(disc_state, strict=True)
-        self.perceptual = build_perceptual(losses["lpips"])
+        self.perceptual = build_perceptual(losses["lpips"], losses["lpips_weights"])
 
     def configure_optimizers(self):
         o = self.hparams.optim

@@ -59,6 +59,29 @@ class DifFaceMethod:
     def sampling_defaults(self) -> dict[str, Any]:
         return dict(SAMPLING)
 
+    def preflight_config(self, stage: str, cfg: dict[str, Any], size: int):
+        """bfrbench preflight: train the stage even when the official weights are present; the networks' image
+        size follows the preflight's size."""
+        from bfrbench.methods.preflight import effective, set_key, start
+
+        change, eff = start(cfg), effective(self, stage, cfg)
+        if eff["weights"] != "suite":
+            if use_official(eff["weights"], ASSETS[stage], f"{self.name}/{stage}")[0]:
+                change.notes.append("official weights present (the real run would load them and train nothing); "
+                                    "preflight trains the stage: weights: suite")
+            change.config["weights"] = "suite"
+        arch = eff["arch"]
+        key, want = ("img_size", size // arch["sf"]) if stage == "estimator" else ("image_size", size)
+        if arch[key] != want:
+            set_key(change.config, f"arch.{key}", want)
+            change.notes.append(f"arch.{key} {arch[key]} -> {want} (the preflight's size)")
+        return change
+
+    def preflight_sampling(self, block: dict[str, Any]):
+        from bfrbench.methods.preflight import fewer_steps
+
+        return fewer_steps(block, SAMPLING, "start_step")
+
     def plan(self, ctx: StageContext) -> TrainPlan | NoTraining:
         from bfrbench.methods.difface.modules import EstimatorStage, PriorStage
 

@@ -34,7 +34,7 @@ def load_flipnet(models_dir: Path, device: str = "cpu", sampling: dict[str, Any]
                  sampler_steps: int | None = None) -> FlipNetRunner:
     """`sampling`: params.yaml `sampling.flipnet` (over config.SAMPLING); `sampler_steps` overrides its steps."""
 
-    from bfrbench.methods.flipnet.backbone import build_from_config, load_pretrained
+    from bfrbench.methods.flipnet.backbone import build_architecture, build_from_config, load_pretrained
     from bfrbench.methods.flipnet.model import FlipNet
     from bfrbench.methods.flipnet.sampler import DDIMFlipSampler
     from bfrbench.methods.flipnet.stages import (
@@ -50,6 +50,8 @@ def load_flipnet(models_dir: Path, device: str = "cpu", sampling: dict[str, Any]
         state = load_stage_blob(models_dir, "diffusion", "flipnet", BACKBONE_FILE)
         unet.load_state_dict(state["unet"])
         vae.load_state_dict(state["vae"])
+    elif bb["source"] == "architecture":  # a preflight's random-init SD architecture: rebuilt from its seed
+        unet, vae = build_architecture(bb["model_id"], int(blob["seed"]))
     else:
         unet, vae, _ = load_pretrained(bb["model_id"], bb.get("revision"))
     if "vae_scaling_factor" in blob:  # set from the data when the smoke VAE was fitted (prior_fit.py)

@@ -24,6 +24,17 @@ class FlipNetMethod:
 
         return dict(SAMPLING)
 
+    def preflight_config(self, stage: str, cfg: dict[str, Any], size: int):
+        from bfrbench.methods.flipnet.preflight import preflight_config
+
+        return preflight_config(self, stage, cfg, size)
+
+    def preflight_sampling(self, block: dict[str, Any]):
+        from bfrbench.methods.flipnet.config import SAMPLING
+        from bfrbench.methods.preflight import fewer_steps
+
+        return fewer_steps(block, SAMPLING, "steps")
+
     def plan(self, ctx: StageContext):
         from bfrbench.methods.flipnet import stages
 

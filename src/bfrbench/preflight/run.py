@@ -1,0 +1,291 @@
+"""`bfrbench preflight`: run every training stage of a profile through the real runner, then restore and score.
+
+Each stage runs as `python -m bfrbench.cli train METHOD STAGE --config OUT/configs/... --params OUT/params.yaml`
+with cwd=OUT, twice: once stopped after N optimizer steps (the checkpoint of step N is written), then the same
+command again, which must resume from that checkpoint, do step N+1 and export. Later stages read the earlier ones'
+outputs in OUT/models exactly as in the real graph. Subprocesses, because Lightning's DDP re-executes the command
+line for the other ranks. The training subprocesses write no MLflow runs (BFRBENCH_NO_MLFLOW=1); the preflight
+writes one.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bfrbench.errors import BFRBenchError, ConfigError
+from bfrbench.preflight.plan import TRAIN_OF, Options, StageRun, StageSpec
+
+WORK_MARKER = ".bfrbench-preflight"
+OWNED = ("checkpoints", "models", "probes", "logs", "results", "scores", "configs", "artifacts/degraded",
+         "artifacts/lq_set")
+
+
+def _say(msg: str) -> None:
+    print(f"bfrbench: preflight: {msg}", flush=True)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["BFRBENCH_NO_MLFLOW"] = "1"  # one MLflow run for the whole preflight, not one per subprocess
+    env.setdefault("DVC_NO_ANALYTICS", "1")
+    return env
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bfrbench.cli", "--no-progress", *args]
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    """The error's last lines: a traceback's end, or the CLI's `bfrbench: error:` message."""
+    kept = [ln for ln in text.splitlines() if ln.strip()]
+    for i, line in enumerate(kept):
+        if line.startswith("bfrbench: error:"):
+            return "\n".join(kept[i : i + lines])
+    return "\n".join(kept[-lines:])
+
+
+def run_logged(cmd: Sequence[str], cwd: Path, log: Path, env: Mapping[str, str]) -> tuple[int, float, str]:
+    """(exit code, seconds, the error's last lines) of one command; its output goes to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        done = subprocess.run(list(cmd), cwd=cwd, env=dict(env), stdout=f, stderr=subprocess.STDOUT, text=True)
+    seconds = time.perf_counter() - t0
+    return done.returncode, seconds, "" if done.returncode == 0 else _tail(log.read_text(encoding="utf-8"))
+
+
+def prepare_work(out: Path) -> None:
+    """OUT is the preflight's own folder: refuse anyone else's; clear what an earlier preflight left (a resume
+    folder from an earlier preflight would make the runs train nothing)."""
+    if out.exists() and any(out.iterdir()) and not (out / WORK_MARKER).is_file():
+        raise BFRBenchError(f"{out}: exists and is not a preflight folder", fix="pass --out to a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / WORK_MARKER).write_text("made by bfrbench preflight; everything here may be deleted\n")
+    for name in OWNED:
+        shutil.rmtree(out / name, ignore_errors=True)
+
+
+def _write_yaml(path: Path, data: Mapping[str, Any]) -> None:
+    import yaml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(dict(data), sort_keys=False))
+
+
+def _config_path(spec_config: str) -> str:
+    """OUT-relative place of a stage's preflight config: configs/<method folder>/<file>."""
+    p = Path(spec_config)
+    return str(Path("configs") / p.parent.name / p.name)
+
+
+def _step_checkpoint(out: Path, spec: StageSpec, steps: int) -> bool:
+    return any((out / "checkpoints" / spec.method / spec.stage).glob(f"*/checkpoints/step{steps:07d}.ckpt"))
+
+
+def run_stage(run: StageRun, out: Path, steps: int, env: Mapping[str, str]) -> dict[str, Any]:
+    """Run one stage (twice when it trains) and return its entry for preflight.json."""
+    from bfrbench.preflight.measure import read_probes, summarize
+
+    spec = run.spec
+    rel = _config_path(spec.config)
+    _write_yaml(out / rel, run.config)
+    entry: dict[str, Any] = {"key": spec.key, "method": spec.method, "stage": spec.stage, "kind": spec.kind,
+                             "config": spec.config, "preflight_config": rel, "trains": run.trains,
+                             "random_weights": run.random_weights, "work_scale": run.work_scale,
+                             "notes": list(run.notes), "configured": run.configured, "preflight": run.preflight}
+    cmd = _cli("train", spec.method, spec.stage, "--config", rel, "--params", "params.yaml")
+    logs = out / "logs" / spec.key
+    if not run.trains:
+        rc, seconds, err = run_logged(cmd, out, logs.with_suffix(".log"), env)
+        entry.update(status="pass" if rc == 0 else "fail", run_seconds=[seconds], error=err or None)
+        return entry
+    probes = out / "probes" / spec.key
+    rc1, s1, err = run_logged([*cmd, "--probe", str(probes / "first.json"), "--stop-after", str(steps)], out,
+                              logs.with_suffix(".first.log"), env)
+    seconds = [s1]
+    if rc1 == 0 and not _step_checkpoint(out, spec, steps):
+        err = f"the first run wrote no checkpoint of step {steps}"
+    if rc1 == 0 and not err:
+        rc2, s2, err = run_logged([*cmd, "--probe", str(probes / "resumed.json")], out,
+                                  logs.with_suffix(".resumed.log"), env)
+        seconds.append(s2)
+    measured = summarize(read_probes(probes / "first.json"), read_probes(probes / "resumed.json"))
+    if not err and (measured.get("resumed_from_step"), measured.get("resumed_to_step")) != (steps, steps + 1):
+        err = (f"the second run did not resume from step {steps} to {steps + 1} (it ran "
+               f"{measured.get('resumed_from_step')} -> {measured.get('resumed_to_step')})")
+    if not err and not (out / "models" / spec.method / spec.stage / "card.json").is_file():
+        err = "the resumed run exported nothing (no card.json)"
+    entry.update(status="fail" if err else "pass", run_seconds=seconds, measured=measured, error=err or None)
+    return entry
+
+
+def check_method(method: str, out: Path, metrics: Sequence[str], env: Mapping[str, str]) -> dict[str, Any]:
+    """Restore the LQ set with the method's preflight models and score it with the profile's metrics."""
+    import json
+
+    logs = out / "logs" / "methods"
+    rc, seconds, err = run_logged(_cli("restore", method, "--lq", "artifacts/lq_set/lq", "--models",
+                                       f"models/{method}", "--out", f"results/{method}", "--params", "params.yaml",
+                                       "--overwrite"), out, logs / f"{method}.restore.log", env)
+    entry: dict[str, Any] = {"method": method, "restore_seconds": seconds}
+    if rc != 0:
+        return {**entry, "status": "fail", "summary": "restore failed", "error": err}
+    rc, score_seconds, err = run_logged(_cli("score", "--pred", f"results/{method}", "--gt", "artifacts/lq_set/hq",
+                                             "--metrics", *metrics, "--out", f"scores/{method}", "--no-resume",
+                                             "--overwrite"), out, logs / f"{method}.score.log", env)
+    entry["score_seconds"] = score_seconds
+    if rc != 0:
+        return {**entry, "status": "fail", "summary": "score failed", "error": err}
+    summary = json.loads((out / "scores" / method / "summary.json").read_text())
+    # which metrics ran, never their values: preflight outputs are not results (random weights, few steps)
+    computed = [n for n, e in summary["metrics"].items() if "unavailable" not in e]
+    unavailable = {n: e["unavailable"] for n, e in summary["metrics"].items() if "unavailable" in e}
+    text = f"restored in {seconds:.0f} s; {len(computed)} metrics computed, {len(unavailable)} unavailable"
+    if unavailable:
+        text += f" ({', '.join(unavailable)})"
+    return {**entry, "status": "pass", "summary": text, "metrics_computed": computed,
+            "metrics_unavailable": unavailable}
+
+
+def _methods_to_check(params: Mapping[str, Any], stages: Sequence[StageSpec],
+                      results: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str | None]]:
+    """(method, why it is skipped or None) for every method of the profile whose stages this preflight ran."""
+    out = []
+    for method in params["methods"]:
+        own = [s for s in stages if s.method == method]
+        if not own:
+            continue
+        needed = own + [s for s in stages if s.method in {n for o in own for n in o.needs}]
+        failed = [s.key for s in needed if results[s.key]["status"] != "pass"]
+        out.append((method, f"skipped: {', '.join(failed)} failed" if failed else None))
+    return out
+
+
+def preflight_params(params: Mapping[str, Any], size: int, accelerator: str | None) -> dict[str, Any]:
+    """OUT/params.yaml: the profile at the preflight's size, restores on the preflight's device, FLIPNET's data
+    configs pointing at OUT's copies."""
+    p = copy.deepcopy(dict(params))
+    p["size"] = size
+    device = p.get("restore", {}).get("device", "cpu")
+    if accelerator:
+        device = "cuda" if accelerator == "gpu" else "cpu"
+    p["restore"] = {**p.get("restore", {}), "device": device, "batch_size": 2}
+    if p.get("flipnet"):
+        p["flipnet"] = {k: _config_path(v) for k, v in p["flipnet"].items()}
+    return p
+
+
+def _sampling_notes(params: dict[str, Any], methods: Sequence[str]) -> list[str]:
+    """Each method's `preflight_sampling` hook (fewer sampler steps: restore proves the restorer runs)."""
+    from bfrbench.methods.registry import get_method
+
+    notes = []
+    for name in methods:
+        hook = getattr(get_method(name), "preflight_sampling", None)
+        if hook is None:
+            continue
+        block = dict((params.get("sampling") or {}).get(name) or {})
+        change = hook(block)
+        params.setdefault("sampling", {})[name] = change.config
+        notes.extend(f"{name}: {n}" for n in change.notes)
+    return notes
+
+
+def run_preflight(args) -> int:
+    from bfrbench.config import load_params, load_yaml
+    from bfrbench.methods.registry import check_method_names, get_method
+    from bfrbench.preflight.faces import make_lq_set, prepare_faces
+    from bfrbench.preflight.plan import dvc_links, profile_stages, select, stage_run_config
+    from bfrbench.preflight.table import document, dumps, render
+
+    if args.steps < 1:
+        raise ConfigError(f"--steps {args.steps}", fix="at least 1 (then one more step after the resume)")
+    profile_file = Path("experiments/profiles") / f"{args.profile}.yaml"
+    if not profile_file.is_file():
+        raise ConfigError(f"{profile_file}: no such profile", fix="run from the repository root; use smoke or paper")
+    params = load_params(profile_file)
+    check_method_names(params, str(profile_file))
+    stages = select(profile_stages(params, dvc_links(Path("."))), args.stages)
+    size = int(args.size or params["size"])
+    opts = Options(steps=args.steps, devices=args.devices, accelerator=args.accelerator, batch_size=args.batch_size,
+                   size=args.size, why=args.why)
+    out = Path(args.out).resolve()
+    prepare_work(out)
+    env = _env()
+    t_start = time.perf_counter()
+    notes = prepare_faces(out, args.data, size, env)
+    if size != params["size"]:
+        notes.append(f"size {params['size']} -> {size} px for every stage (--size, {args.why})")
+    runs = [stage_run_config(spec, load_yaml(spec.config), get_method(spec.method), size, opts) for spec in stages]
+    pf_params = preflight_params(params, size, args.accelerator)
+    methods = [m for m in params["methods"] if any(s.method == m for s in stages)]
+    notes.extend(_sampling_notes(pf_params, methods))
+    _write_yaml(out / "params.yaml", pf_params)
+    _, lq_notes = make_lq_set(out, pf_params, size)
+    notes.extend(lq_notes)
+    results: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        if run.spec.kind == TRAIN_OF:
+            if not _degrade_for_train_of(run, out, params["flipnet"]["config"], args.accelerator, env, results):
+                continue
+        _say(f"{run.spec.key}: {'training' if run.trains else 'running'} ...")
+        results[run.spec.key] = entry = run_stage(run, out, args.steps, env)
+        _say(f"{run.spec.key}: {entry['status']}" + (f"\n{entry['error']}" if entry.get("error") else ""))
+    checked = []
+    for method, skip in _methods_to_check(params, stages, results):
+        if skip:
+            checked.append({"method": method, "status": "skip", "summary": skip})
+            continue
+        _say(f"{method}: restore + score ...")
+        checked.append(check_method(method, out, (params.get("score") or {}).get("metrics") or [], env))
+    context = {"profile": args.profile, "size": size, "steps": args.steps, "devices": args.devices,
+               "accelerator": args.accelerator, "batch_size": args.batch_size, "out": str(out),
+               "seconds": time.perf_counter() - t_start, "notes": notes,
+               "command": "bfrbench " + " ".join(sys.argv[1:])}
+    doc = document([results[s.key] for s in stages if s.key in results], checked, context)
+    from bfrbench.io.atomic import write_text_atomic
+
+    write_text_atomic(out / "preflight.json", dumps(doc))
+    print(render(doc), flush=True)
+    from bfrbench.preflight.tracking import log_run
+
+    run_id = log_run(doc, out, params["profile"])
+    where = f"{out}/preflight.json" + (f" and MLflow run {run_id} (experiment bfrbench-{params['profile']})"
+                                       if run_id else "")
+    _say(f"{'all stages passed' if doc['ok'] else 'FAILED: ' + ', '.join(doc['failed'])}; "
+         f"{doc['seconds']:.0f} s; wrote {where}; logs in {out}/logs/")
+    return 0 if doc["ok"] else 1
+
+
+def _degrade_for_train_of(run: StageRun, out: Path, data_config: str, accelerator: str | None,
+                          env: Mapping[str, str], results: dict[str, dict[str, Any]]) -> bool:
+    """degrade@flipnet before train_of (its data.extra_pairs); False (and a failed entry) when it fails."""
+    from bfrbench.config import load_yaml
+    from bfrbench.preflight.plan import degrade_config
+
+    rel = _config_path(data_config)
+    cfg, notes = degrade_config(load_yaml(data_config))
+    _write_yaml(out / rel, cfg)
+    run.notes.extend(notes)
+    device = "cuda" if accelerator == "gpu" else "cpu"
+    _say("degrade@flipnet (for train_of) ...")
+    rc, _, err = run_logged(_cli("degrade", "--method", "flipnet", "--config", rel, "--params", "params.yaml",
+                                 "--models", "models/flipnet", "--out", "artifacts/degraded/flipnet", "--overwrite",
+                                 "--device", device), out, out / "logs" / "degrade_flipnet.log", env)
+    if rc == 0:
+        return True
+    results[run.spec.key] = {"key": run.spec.key, "method": run.spec.method, "stage": run.spec.stage,
+                             "kind": run.spec.kind, "trains": run.trains, "status": "fail", "notes": run.notes,
+                             "configured": run.configured, "preflight": run.preflight,
+                             "random_weights": run.random_weights, "error": f"degrade@flipnet failed:\n{err}"}
+    return False
