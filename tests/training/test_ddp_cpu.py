@@ -46,7 +46,9 @@ def test_ddp_through_the_cli(tmp_path):
     make_face_set(tmp_path / "artifacts" / "faces")
     cfg = {**TINY, "trainer": {**TINY["trainer"], "strategy": "ddp"}}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
-    params = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "..", "params.yaml")))
+    # the smoke profile, pinned: params.yaml may hold any profile (this test checks the bfrbench-smoke experiment)
+    params = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "profiles",
+                                              "smoke.yaml")))
     params["size"] = 32
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
