@@ -226,7 +226,8 @@ def run_preflight(args) -> int:
     notes = prepare_faces(out, args.data, size, env)
     if size != params["size"]:
         notes.append(f"size {params['size']} -> {size} px for every stage (--size, {args.why})")
-    runs = [stage_run_config(spec, load_yaml(spec.config), get_method(spec.method), size, opts) for spec in stages]
+    runs = [stage_run_config(spec, load_yaml(spec.config), get_method(spec.method), int(params["size"]), opts)
+            for spec in stages]
     pf_params = preflight_params(params, size, args.accelerator)
     methods = [m for m in params["methods"] if any(s.method == m for s in stages)]
     notes.extend(_sampling_notes(pf_params, methods))
