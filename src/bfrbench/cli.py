@@ -12,6 +12,17 @@ def _add_params(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default="params.yaml", help="the profile's params file (default: params.yaml)")
 
 
+def _add_devices(p: argparse.ArgumentParser, block: str) -> None:
+    """Where a restore or score runs (bfrbench.engine.devices); each default is params.yaml `BLOCK.<name>`."""
+    p.add_argument("--accelerator", default=None, help=f"cpu or gpu (default: {block}.accelerator, else cpu)")
+    p.add_argument("--devices", type=int, default=None,
+                   help=f"processes per node, one per GPU or CPU core (default: {block}.devices, else 1)")
+    p.add_argument("--strategy", default=None,
+                   help=f"ddp (default; works under torchrun and srun) or ddp_spawn (default: {block}.strategy)")
+    p.add_argument("--num-nodes", type=int, default=None, help=f"nodes, with torchrun or srun (default: {block}"
+                   ".num_nodes, else 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bfrbench",
@@ -103,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lq", default=None, help="a folder of LQ faces instead of a named test set")
     p.add_argument("--out", default=None, help="default: results/METHOD/TESTSET")
     p.add_argument("--models", default=None, help="default: models/METHOD")
-    p.add_argument("--device", default=None)
+    _add_devices(p, "restore")
+    p.add_argument("--device", default=None, help=argparse.SUPPRESS)  # the old spelling of --accelerator
+    p.add_argument("--work", default=None, help="the resumable work folder (default: checkpoints/restore/METHOD/"
+                   "TESTSET, with --lq a hidden sibling of --out)")
+    p.add_argument("--restart", action="store_true", help="discard a work folder left by a different run")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--convert-images", action="store_true", help="convert gray/RGBA/16-bit inputs (documented)")
 
@@ -131,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--testset", default=None, help="pipeline mode: a test set name from params.yaml")
     _add_params(p)
     p.add_argument("--batch-size", type=int, default=8)
+    _add_devices(p, "score")
     p.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
                    help="a metric option, e.g. frechet_dlib.reference_dir=path/to/real_faces (repeatable)")
     p.add_argument("--no-resume", action="store_true")

@@ -110,6 +110,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_restore(args) -> int:
+    from bfrbench.engine.devices import device_config
     from bfrbench.stages.restore import run_restore
 
     params = None
@@ -128,15 +129,29 @@ def cmd_restore(args) -> int:
     name = args.testset or Path(args.lq).name
     out = Path(args.out) if args.out else paths.result_dir(args.method, name)
     restore_cfg = (params or {}).get("restore", {})
-    stats = run_restore(
+    devices = device_config(restore_cfg, "restore", **_device_args(args), device=args.device)
+    work = Path(args.work) if args.work else (paths.restore_work_dir(args.method, args.testset) if args.lq is None
+                                              else None)
+    meta = run_restore(
         args.method, lq_dir, out, Path(args.models) if args.models else paths.model_dir(args.method),
-        batch_size=int(restore_cfg.get("batch_size", 8)), device=args.device or restore_cfg.get("device", "cpu"),
+        batch_size=int(restore_cfg.get("batch_size", 8)), devices=devices,
         overwrite=args.overwrite, convert=args.convert_images, size=(params or {}).get("size"),
         progress=not args.no_progress, profile=(params or {}).get("profile", "adhoc"), testset=args.testset,
-        sampling=_sampling(params, args.method),
+        sampling=_sampling(params, args.method), work=work, restart=args.restart,
     )
-    _say(f"wrote {stats['images']} restored faces to {out}/ ({stats['seconds_per_image']:.3f} s/face)")
+    if meta is None:  # another rank: rank 0 writes and reports
+        return 0
+    per_image = meta["seconds_per_image"]
+    speed = f"{per_image:.3f} s/face per device, " if per_image is not None else ""
+    _say(f"wrote {meta['images']} restored faces to {out}/ ({meta['images_restored']} restored now, {speed}"
+         f"NFE {meta['nfe']:g}; speed figures in {out}.restore.json)")
     return 0
+
+
+def _device_args(args) -> dict:
+    """--accelerator / --devices / --strategy / --num-nodes, for bfrbench.engine.devices.device_config."""
+    return {"accelerator": args.accelerator, "devices": args.devices, "strategy": args.strategy,
+            "num_nodes": args.num_nodes}
 
 
 def _sampling(params, method: str) -> dict:
@@ -160,6 +175,14 @@ def _flipnet_data_config(args, params):
     return load_data_config(path)
 
 
+def _restore_device(params) -> str:
+    """The torch device of params.yaml's `restore` block (FLIPNET's degradation mode samples where restores run)."""
+    block = params.get("restore", {})
+    if "device" in block:  # the old key
+        return str(block["device"])
+    return "cuda" if block.get("accelerator") == "gpu" else "cpu"
+
+
 def cmd_degrade(args) -> int:
     from bfrbench.stages.degrade import degrade_faces
     from bfrbench.tracking import stage_run
@@ -170,7 +193,7 @@ def cmd_degrade(args) -> int:
     with stage_run(f"degrade/{args.method}", params["profile"], {"method": args.method, "config": cfg}) as run:
         meta = degrade_faces(args.method, cfg, params, paths.FACES, Path(args.models or paths.model_dir("flipnet")),
                              out, overwrite=args.overwrite, progress=not args.no_progress,
-                             device=args.device or params.get("restore", {}).get("device", "cpu"))
+                             device=args.device or _restore_device(params))
         run.log_metrics({"count": meta["count"]})
     _say(f"wrote {meta['count']} LQ/HQ pairs to {out}/ (lq/, hq/, manifest.csv, meta.json; {meta['source']})")
     return 0
@@ -193,10 +216,11 @@ def cmd_realism(args) -> int:
 
 
 def cmd_score(args) -> int:
+    from bfrbench.engine.devices import device_config
     from bfrbench.engine.scoring import score_folders
     from bfrbench.io.atomic import check_can_write, write_text_atomic
 
-    metrics, batch_size = args.metrics, args.batch_size
+    metrics, batch_size, score_cfg = args.metrics, args.batch_size, {}
     if args.method or args.testset:
         if not (args.method and args.testset):
             raise BFRBenchError("pipeline mode needs both --method and --testset")
@@ -217,15 +241,19 @@ def cmd_score(args) -> int:
     # Without ground truth, the full-reference metrics asked for are kept: the engine reports them "not applicable".
     if not args.overwrite and args.no_resume:
         check_can_write(out / "summary.json", overwrite=False)
+    devices = device_config(score_cfg, "score", **_device_args(args))
     from bfrbench.tracking import stage_run
 
     profile = params["profile"] if args.method else "adhoc"
     run_name = f"score/{args.method}/{args.testset}" if args.method else f"score/{pred}"
     with stage_run(run_name, profile, {"pred": str(pred), "gt": str(gt), "metrics": metrics or "all",
-                                       "batch_size": batch_size}) as run:
+                                       "batch_size": batch_size, "accelerator": devices.accelerator,
+                                       "devices": devices.devices, "num_nodes": devices.num_nodes}) as run:
         summary = score_folders(pred, gt, metrics=metrics, out_dir=out, batch_size=batch_size,
-                                metric_options=_metric_options(args.option),
-                                resume=not args.no_resume, convert=args.convert_images, progress=not args.no_progress)
+                                metric_options=_metric_options(args.option), resume=not args.no_resume,
+                                convert=args.convert_images, progress=not args.no_progress, devices=devices)
+        if summary is None:  # another rank: rank 0 writes and reports
+            return 0
         flat = {}
         for name, entry in summary.get("metrics", {}).items():
             if "unavailable" in entry:

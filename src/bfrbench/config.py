@@ -24,9 +24,12 @@ PARAMS_SCHEMA: dict[str, Any] = {
     "testsets": None,
     "methods": list,
     "train": None,
-    "restore": {"batch_size": int, "device": str, "num_workers": int},
+    # restore/score: where they run (bfrbench.engine.devices); restore.device is the old spelling of accelerator
+    "restore": {"batch_size": int, "device": str, "num_workers": int, "accelerator": str, "devices": int,
+                "strategy": str, "num_nodes": int},
     "sampling": None,  # method -> its restore-time settings (validated by the method's `load`)
-    "score": {"metrics": list, "batch_size": int},
+    "score": {"metrics": list, "batch_size": int, "accelerator": str, "devices": int, "strategy": str,
+              "num_nodes": int},
     "report": {"grid_images": int, "title": str},
     "flipnet": {"config": str, "plus_of_config": str},  # FLIPNET as a data source (stages degrade, realism, +O/F)
 }

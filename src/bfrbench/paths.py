@@ -10,7 +10,7 @@ MODELS = Path("models")
 RESULTS = Path("results")
 SCORES = Path("scores")
 REPORTS = Path("reports")
-CHECKPOINTS = Path("checkpoints")  # resumable training work folders, outside DVC's outputs
+CHECKPOINTS = Path("checkpoints")  # resumable work folders (training, restore), outside DVC's outputs
 
 
 def testset_dir(name: str) -> Path:
@@ -23,6 +23,10 @@ def model_dir(method: str) -> Path:
 
 def result_dir(method: str, testset: str) -> Path:
     return RESULTS / method / testset
+
+
+def restore_work_dir(method: str, testset: str) -> Path:
+    return CHECKPOINTS / "restore" / method / testset
 
 
 def score_dir(method: str, testset: str) -> Path:

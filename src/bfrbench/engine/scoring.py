@@ -1,4 +1,4 @@
-"""One-pass scoring of a folder of restored images against an optional ground-truth folder.
+"""One-pass scoring of a folder of restored images against an optional ground-truth folder, on one or many ranks.
 
 Each image is decoded once per run; every selected metric scores the same in-memory batch. Files pair by stem
 (`pair_by_stem`), never by position. Results:
@@ -10,28 +10,36 @@ Each image is decoded once per run; every selected metric scores the same in-mem
 Set-level metrics (FID, Fréchet distances; `bfrbench.metrics.feature_set.FeatureSetMetric`) see the same decoded
 batches, keep per-image FEATURES, and are computed once at the end. They have no column in per_image.csv; their
 summary entry says "level": "set" and the summary lists them under "set_level_metrics".
-Resume: finished batches are appended to `out_dir/.per_image.partial.csv` (with the run's settings beside it in
-`.per_image.partial.json`), and set metrics' features go to `out_dir/.features.<metric>/` (see
-`bfrbench.engine.feature_store`); a rerun with the same folders, metrics and options scores only the missing stems
-and gives the same values. All of these are removed once the final outputs are written atomically.
+
+Sharding (`devices`, bfrbench.engine.devices): the pairs, sorted by stem, are cut into fixed batches
+(`engine.sharded.global_batches`) and rank r scores batches r, r + N, ...; an image is scored in the same batch
+whatever N is, so its values are the same bytes (a resumed batch holds only its stems still to score). Each rank
+appends its rows to its own partial CSV (bfrbench.engine.score_partial) and its features to its own parts
+(bfrbench.engine.feature_store); rank 0 merges them into per_image.csv and summary.json
+(bfrbench.engine.score_summary) and removes the partial files.
+Resume: a rerun with the same folders (the same file contents), metrics and options scores only the batches with a
+missing stem and gives the same values, with the same or another number of ranks.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import math
 import os
-import platform
-import sys
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from bfrbench.engine import score_partial
+from bfrbench.engine.devices import DeviceConfig
 from bfrbench.engine.feature_store import FeatureStore
+from bfrbench.engine.runner import run_job
+from bfrbench.engine.score_partial import PARTIAL_CSV, PARTIAL_META  # noqa: F401 - part of this module's interface
+from bfrbench.engine.score_summary import add_set_metrics, json_ready, summary
+from bfrbench.engine.sharded import Plan, global_batches
 from bfrbench.errors import BFRBenchError, ImageError
 from bfrbench.io.atomic import write_text_atomic
 from bfrbench.io.images import read_image
@@ -42,10 +50,7 @@ log = logging.getLogger(__name__)
 
 PER_IMAGE_CSV = "per_image.csv"
 SUMMARY_JSON = "summary.json"
-PARTIAL_CSV = ".per_image.partial.csv"
-PARTIAL_META = ".per_image.partial.json"
 NOT_APPLICABLE_NO_GT = "not applicable: full-reference metric and no ground-truth folder was given (--gt)"
-_VERSIONED_MODULES = ("numpy", "cv2", "torch", "torchmetrics", "dlib", "pyiqa")
 
 Pair = tuple[str, Path, "Path | None"]
 
@@ -61,58 +66,124 @@ def score_folders(
     progress: bool = True,
     expected_size: int | tuple[int, int] | None = None,
     metric_options: dict[str, dict] | None = None,
-) -> dict:
+    devices: DeviceConfig | None = None,
+) -> dict | None:
     """Score every image in `pred_dir` with `metrics` (default: all registered) and return the summary.
 
     Full-reference metrics need `gt_dir`; without it they are reported as not applicable. With `out_dir=None`
-    nothing is written (and nothing is resumed). `metric_options` maps a metric name to keyword options of its
-    class, e.g. {"frechet_dlib": {"reference_dir": "faces/"}}.
+    nothing is written (and nothing is resumed; one process only). `metric_options` maps a metric name to keyword
+    options of its class, e.g. {"frechet_dlib": {"reference_dir": "faces/"}}. With several `devices`, ranks other
+    than 0 return None.
     """
-    from tqdm.auto import tqdm
-
     if batch_size < 1:
         raise BFRBenchError(f"batch_size must be at least 1, got {batch_size}")
-    pairs = _pairs(pred_dir, gt_dir)
-    scorers, set_metrics, skipped = _select_metrics(metrics, has_gt=gt_dir is not None, options=metric_options)
-    names = list(scorers)
-    settings = _settings(pred_dir, gt_dir, names, convert, expected_size, set_metrics)
-    out = Path(out_dir) if out_dir is not None else None
-    stores = {n: FeatureStore(out, n, m.feature_kinds) for n, m in set_metrics.items()}
+    devices = devices or DeviceConfig()
+    if devices.distributed and out_dir is None:
+        raise BFRBenchError("scoring on several devices needs an output folder", fix="pass --out DIR")
+    job = ScoreJob(Path(pred_dir), Path(gt_dir) if gt_dir is not None else None, metrics,
+                   Path(out_dir) if out_dir is not None else None, batch_size, resume, convert, expected_size,
+                   metric_options)
+    job.pairs, job.selected  # noqa: B018 - unpaired files, unknown metrics, bad options: fail before any process starts
+    return run_job(job, devices, progress, desc="scoring")
 
-    wanted = {stem for stem, _, _ in pairs}
-    done = _resume_rows(out, settings, wanted) if (out is not None and resume) else {}
-    if done:
-        for store in stores.values():
-            store.load()
-        # A stem is done only if every set metric also kept its features.
-        done = {s: v for s, v in done.items() if all(store.has(s) for store in stores.values())}
-    for store in stores.values():
-        store.keep_only(set(done))
-    todo = [p for p in pairs if p[0] not in done]
-    rows = dict(done)
-    if out is not None:
-        _start_partial(out, settings, done)
-    with tqdm(total=len(pairs), initial=len(done), unit="img", desc="scoring", disable=not progress) as bar:
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            new, features = _score_batch(batch, scorers, set_metrics, convert, expected_size)
-            for name, store in stores.items():  # features first: a stem in the CSV always has its features
-                store.add(features[name])
-            if out is not None:
-                _append_partial(out, names, new)
-            rows.update(new)
-            bar.update(len(batch))
 
-    summary = _summary(pairs, rows, scorers, skipped, pred_dir, gt_dir, convert, expected_size)
-    _add_set_metrics(summary, pairs, set_metrics, stores)
-    if out is not None:
-        write_text_atomic(out / PER_IMAGE_CSV, _csv_text(names, [(s, rows[s]) for s, _, _ in pairs]))
-        write_text_atomic(out / SUMMARY_JSON, json.dumps(_json_ready(summary), indent=2) + "\n")
-        (out / PARTIAL_CSV).unlink(missing_ok=True)
-        (out / PARTIAL_META).unlink(missing_ok=True)
-        for store in stores.values():
-            store.remove()
-    return summary
+@dataclass
+class ScoreJob:
+    """Scoring as a ShardedJob (bfrbench.engine.sharded)."""
+
+    pred_dir: Path
+    gt_dir: Path | None
+    metrics: Any
+    out: Path | None
+    batch_size: int = 8
+    resume: bool = True
+    convert: bool = False
+    expected_size: Any = None
+    metric_options: dict[str, dict] | None = None
+    rows: dict[str, list[float]] = field(default_factory=dict)  # this process's rows (all of them with one rank)
+
+    @cached_property
+    def pairs(self) -> list[Pair]:
+        return _pairs(self.pred_dir, self.gt_dir)
+
+    @cached_property
+    def selected(self) -> tuple[dict, dict, dict[str, str]]:
+        return _select_metrics(self.metrics, has_gt=self.gt_dir is not None, options=self.metric_options)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.selected[0])
+
+    def _stores(self, writer: str = "") -> dict[str, FeatureStore]:
+        return {n: FeatureStore(self.out, n, m.feature_kinds, writer) for n, m in self.selected[1].items()}
+
+    def plan(self) -> Plan:
+        scorers, set_metrics, _ = self.selected
+        settings = _settings(self.pred_dir, self.gt_dir, self.names, self.convert, self.expected_size, set_metrics)
+        if self.out is not None:
+            settings["inputs"] = _inputs_digest(self.pairs)
+        self.stores = self._stores()
+        wanted = {stem for stem, _, _ in self.pairs}
+        done = score_partial.resume_rows(self.out, settings, wanted) if (self.out is not None and self.resume) else {}
+        if done:
+            for store in self.stores.values():
+                store.load()
+            # A stem is done only if every set metric also kept its features.
+            done = {s: v for s, v in done.items() if all(store.has(s) for store in self.stores.values())}
+        for store in self.stores.values():
+            store.keep_only(set(done))
+        self.rows = dict(done)
+        if self.out is not None:
+            score_partial.start(self.out, settings, done)
+        # the stems still to score, in their fixed batches (a resumed batch holds only its missing stems: the
+        # engine's per-image values do not depend on the batch, tests/engine/test_scoring.py)
+        batches = global_batches(self.pairs, self.batch_size)
+        todo = [[pair for pair in batch if pair[0] not in done] for batch in batches]
+        return Plan([batch for batch in todo if batch])
+
+    def start(self, rank: int, device: str, shared: dict[str, Any]) -> None:
+        if rank != 0 or not hasattr(self, "stores"):
+            self.stores = self._stores("" if rank == 0 else f"r{rank}_")
+        self.csv = score_partial.open_rank(self.out, rank, self.names) if self.out is not None else None
+
+    def describe(self, item) -> int:
+        return len(item)
+
+    def process(self, item):
+        scorers, set_metrics, _ = self.selected
+        return _score_batch(item, scorers, set_metrics, self.convert, self.expected_size)
+
+    def write(self, item, result) -> None:
+        new, features = result
+        for name, store in self.stores.items():  # features first: a stem in the CSV always has its features
+            store.add(features[name])
+        if self.csv is not None:
+            score_partial.append(self.csv, self.names, new)
+        self.rows.update(new)
+
+    def finish(self, seconds: float) -> dict:
+        scorers, set_metrics, skipped = self.selected
+        rows, stores = self.rows, getattr(self, "stores", {})
+        if self.out is not None:  # every rank's rows and features, from the files they wrote
+            rows = score_partial.read_rows(self.out, self.names, {stem for stem, _, _ in self.pairs})
+            stores = self._stores()
+            for store in stores.values():
+                store.load()
+        missing = [stem for stem, _, _ in self.pairs
+                   if stem not in rows or not all(store.has(stem) for store in stores.values())]
+        if missing:  # a rank failed without stopping the others: never publish a partial result
+            raise RuntimeError(f"{self.out}: {len(missing)} image(s) were not scored, e.g. {missing[0]}")
+        result = summary(self.pairs, rows, scorers, skipped, self.pred_dir, self.gt_dir, self.convert,
+                         self.expected_size)
+        add_set_metrics(result, self.pairs, set_metrics, stores)
+        if self.out is not None:
+            write_text_atomic(self.out / PER_IMAGE_CSV,
+                              score_partial.csv_text(self.names, [(s, rows[s]) for s, _, _ in self.pairs]))
+            write_text_atomic(self.out / SUMMARY_JSON, json.dumps(json_ready(result), indent=2) + "\n")
+            score_partial.remove(self.out)
+            for store in stores.values():
+                store.remove()
+        return result
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------
@@ -222,126 +293,9 @@ def _settings(pred_dir, gt_dir, names, convert, expected_size, set_metrics) -> d
     }
 
 
-def _resume_rows(out: Path, settings: dict, wanted: set[str]) -> dict[str, list[float]]:
-    """Rows of an interrupted run with identical settings; anything else is discarded with a log message."""
-    csv_path, meta_path = out / PARTIAL_CSV, out / PARTIAL_META
-    if not csv_path.is_file():
-        return {}
-    try:
-        previous = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        previous = None
-    if previous != settings:
-        log.warning("%s: left by a run with other settings; starting over", csv_path)
-        return {}
-    text = csv_path.read_text(encoding="utf-8")
-    # A crash can cut the last line short; only newline-terminated lines are complete.
-    complete = text[: text.rfind("\n") + 1]
-    lines = list(csv.reader(io.StringIO(complete)))
-    if not lines or lines[0] != ["stem", *settings["metrics"]]:
-        return {}
-    rows = {}
-    for line in lines[1:]:
-        if len(line) != len(lines[0]) or line[0] not in wanted:
-            continue
-        try:
-            rows[line[0]] = [float(v) for v in line[1:]]
-        except ValueError:
-            continue
-    return rows
+def _inputs_digest(pairs: list[Pair]) -> str:
+    """The files' contents: rows of an earlier restore of the same folder are never resumed."""
+    from bfrbench.engine.fingerprint import files_digest
 
-
-def _start_partial(out: Path, settings: dict, done: dict[str, list[float]]) -> None:
-    # Rewrite rather than append to what was there: drops a cut-off last line and rows of images no longer present.
-    write_text_atomic(out / PARTIAL_META, json.dumps(settings, indent=2) + "\n")
-    write_text_atomic(out / PARTIAL_CSV, _csv_text(settings["metrics"], sorted(done.items())))
-
-
-def _append_partial(out: Path, names: list[str], rows: dict[str, list[float]]) -> None:
-    text = _csv_text(names, list(rows.items()), header=False)
-    with open(out / PARTIAL_CSV, "a", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _csv_text(names: list[str], rows: list[tuple[str, list[float]]], header: bool = True) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    if header:
-        writer.writerow(["stem", *names])
-    for stem, values in rows:
-        writer.writerow([stem, *(repr(float(v)) for v in values)])
-    return buf.getvalue()
-
-
-# --- summary ------------------------------------------------------------------------------------------------------
-
-
-def _summary(pairs, rows, scorers, skipped, pred_dir, gt_dir, convert, expected_size) -> dict:
-    metrics = {}
-    for j, (name, metric) in enumerate(scorers.items()):
-        spec = metric.spec
-        stats = metric.summarize([rows[stem][j] for stem, _, _ in pairs])
-        metrics[name] = {
-            **stats,
-            "direction": spec.direction,
-            "unit": spec.unit,
-            "range": list(spec.value_range),
-            "protocol": spec.protocol,
-        }
-    for name, reason in skipped.items():
-        metrics[name] = {"unavailable": reason}
-    order = {name: i for i, name in enumerate(metric_names())}
-    return {
-        "pred_dir": str(Path(pred_dir).resolve()),
-        "gt_dir": str(Path(gt_dir).resolve()) if gt_dir is not None else None,
-        "n_images": len(pairs),
-        "options": {"convert": bool(convert), "expected_size": expected_size},
-        "metrics": dict(sorted(metrics.items(), key=lambda kv: order.get(kv[0], len(order)))),
-        "versions": _versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def _add_set_metrics(summary: dict, pairs, set_metrics: dict, stores: dict) -> None:
-    """Compute every set metric from the features of all images (stem order) and add its entry to the summary."""
-    from bfrbench.metrics.feature_set import MIN_IMAGES
-
-    stems = [stem for stem, _, _ in pairs]
-    metrics = summary["metrics"]
-    for name, metric in set_metrics.items():
-        if len(stems) < MIN_IMAGES:
-            metrics[name] = {"unavailable": f"set-level metric needs at least {MIN_IMAGES} images, got {len(stems)}"}
-            continue
-        spec = metric.spec
-        stats = metric.compute_from_features(stores[name].stacked(stems))
-        entry = {**stats, "level": "set", "direction": spec.direction, "unit": spec.unit,
-                 "range": list(spec.value_range), "protocol": spec.protocol}
-        if metric.settings():
-            entry["options"] = metric.settings()
-        metrics[name] = entry
-    order = {name: i for i, name in enumerate(metric_names())}
-    summary["metrics"] = dict(sorted(metrics.items(), key=lambda kv: order.get(kv[0], len(order))))
-    summary["set_level_metrics"] = [n for n in summary["metrics"] if n in set_metrics]
-
-
-def _versions() -> dict[str, str]:
-    import bfrbench
-
-    versions = {"python": platform.python_version(), "bfrbench": bfrbench.__version__}
-    for module_name in _VERSIONED_MODULES:
-        module = sys.modules.get(module_name)
-        if module is not None:
-            versions[module_name] = str(getattr(module, "__version__", "unknown"))
-    return versions
-
-
-def _json_ready(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    return value
+    named = [(f"pred/{p.name}", p) for _, p, _ in pairs] + [(f"gt/{g.name}", g) for _, _, g in pairs if g is not None]
+    return files_digest(named)

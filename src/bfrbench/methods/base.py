@@ -29,7 +29,14 @@ class StageContext:
 
 
 class Restorer(Protocol):
-    """Restores a batch of LQ faces: uint8 RGB N x H x W x 3 in, same shape out."""
+    """Restores a batch of LQ faces: uint8 RGB N x H x W x 3 in, same shape out.
+
+    An image's result must not depend on the other images of its batch nor on its position: random numbers come
+    from a generator of its own (`methods.common.image_seed`), so a restore split over many processes gives the same
+    bytes. `nfe`: network function evaluations per image (0 without a network, 1 for a one-pass network, the
+    sampler's calls of its denoiser/score network for a diffusion method), reported beside the restore's speed."""
+
+    nfe: float
 
     def restore(self, lq: np.ndarray) -> np.ndarray: ...
 

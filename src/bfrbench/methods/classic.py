@@ -47,6 +47,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class _Restorer:
+    nfe = 0  # no network: non-local means and an unsharp mask
+
     def __init__(self, h: float, amount: float, radius: float):
         self.h, self.amount, self.radius = h, amount, radius
 

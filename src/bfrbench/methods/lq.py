@@ -12,6 +12,8 @@ from bfrbench.training.stage import NoTraining
 
 
 class _Identity:
+    nfe = 0  # no network
+
     def restore(self, lq: np.ndarray) -> np.ndarray:
         return lq.copy()
 

@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
 
 
 class _Restorer:
+    nfe = 1  # one pass
+
     def __init__(self, module, device: str):
         self.module = module.to(device).eval()
         self.device = device

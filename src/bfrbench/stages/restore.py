@@ -1,49 +1,47 @@
-"""The `restore` stage: run a method over a folder of LQ faces, writing identically named PNGs."""
+"""The `restore` stage: run a method over a folder of LQ faces, writing identically named PNGs.
+
+One process or many (`devices`, bfrbench.engine.devices); the work is sharded by fixed batches of stems, resumable,
+and the output bytes do not depend on how it was split (bfrbench.engine.restore_job). Rank 0 alone writes the output
+folder, its metadata file `<out>.restore.json` (speed figures) and the MLflow run.
+"""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-from bfrbench.methods.registry import get_method
+from bfrbench.engine.devices import DeviceConfig
 
 
 def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, batch_size: int = 8,
-                device: str = "cpu", overwrite: bool = False, convert: bool = False, size: int | None = None,
-                progress: bool = True, profile: str = "adhoc", testset: str | None = None,
-                sampling: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`sampling`: the method's restore-time settings (params.yaml `sampling.<method>`), over its defaults."""
-    import numpy as np
-    from tqdm.auto import tqdm
-
-    from bfrbench.io.atomic import atomic_dir
-    from bfrbench.io.images import encode_png, read_image
-    from bfrbench.io.pairing import index_by_stem
+                devices: DeviceConfig | None = None, overwrite: bool = False, convert: bool = False,
+                size: int | None = None, progress: bool = True, profile: str = "adhoc", testset: str | None = None,
+                sampling: dict[str, Any] | None = None, work: Path | None = None,
+                restart: bool = False) -> dict[str, Any] | None:
+    """`sampling`: the method's restore-time settings (params.yaml `sampling.<method>`), over its defaults.
+    `work`: the resumable work folder (default: a hidden sibling of `out`). Returns the restore's metadata on rank 0,
+    None on the other ranks."""
+    from bfrbench.config import merge_known
+    from bfrbench.engine.restore_job import RestoreJob
+    from bfrbench.engine.restore_speed import meta_path
+    from bfrbench.engine.runner import run_job
+    from bfrbench.methods.registry import get_method
     from bfrbench.tracking import stage_run
 
-    index = index_by_stem(lq_dir)  # fails on duplicate stems
-    paths = [index[s] for s in sorted(index)]
-    from bfrbench.config import merge_known
-
+    devices = devices or DeviceConfig()
     method = get_method(method_name)
     settings = merge_known(method.sampling_defaults(), sampling or {}, f"sampling.{method_name}")
-    restorer = method.load(models_dir, device=device, sampling=settings)
-    t0 = time.perf_counter()
-    with stage_run(f"restore/{method_name}/{testset or lq_dir}", profile,
-                   {"method": method_name, "lq_dir": str(lq_dir), "batch_size": batch_size, "device": device,
-                    "sampling": settings}) as run:
-        with atomic_dir(out, overwrite=overwrite) as tmp:
-            for i in tqdm(range(0, len(paths), batch_size), desc=f"restore {method_name}", disable=not progress):
-                chunk = paths[i : i + batch_size]
-                batch = np.stack([read_image(p, convert=convert, size=size) for p in chunk])
-                restored = restorer.restore(batch)
-                if restored.shape != batch.shape or restored.dtype != np.uint8:
-                    raise RuntimeError(f"{method_name} returned {restored.dtype} {restored.shape}, "
-                                       f"expected {batch.shape}")
-                for p, img in zip(chunk, restored):
-                    (tmp / f"{p.stem}.png").write_bytes(encode_png(img))
-        seconds = time.perf_counter() - t0
-        stats = {"images": len(paths), "seconds": seconds, "seconds_per_image": seconds / max(1, len(paths))}
-        run.log_metrics(stats)
-    return stats
+    out = Path(out)
+    job = RestoreJob(method_name, Path(lq_dir), out, Path(models_dir),
+                     Path(work) if work else out.with_name(f".{out.name}.restore-work"), settings, devices,
+                     batch_size=batch_size, convert=convert, size=size, overwrite=overwrite, restart=restart)
+    job.check()  # before the MLflow run and before any process starts: a clear error, nothing written
+    logged = {"method": method_name, "lq_dir": str(lq_dir), "batch_size": batch_size, "sampling": settings,
+              "accelerator": devices.accelerator, "devices": devices.devices, "num_nodes": devices.num_nodes,
+              "strategy": devices.strategy}
+    with stage_run(f"restore/{method_name}/{testset or lq_dir}", profile, logged) as run:
+        meta = run_job(job, devices, progress, desc=f"restore {method_name}")
+        if meta is not None:
+            run.log_metrics({k: v for k, v in meta.items() if k not in ("devices", "num_nodes", "batch_size")})
+            run.log_artifact(meta_path(out))
+    return meta

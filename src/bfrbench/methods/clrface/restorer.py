@@ -31,6 +31,14 @@ class CLRFaceRestorer:
         self.sampler = ReverseSampler(prior.sde, steps=int(sampling["steps"]), method=sampling["method"],
                                       t_eps=float(sampling["t_eps"]), t_start=float(sampling["t_start"]))
 
+    @property
+    def nfe(self) -> int:
+        """Score-network calls per image: one per reverse step, one more after each step where the identity guidance
+        is on (it needs the score at the new point: IdentityGuidance.active), and the final Tweedie step."""
+        scale, t_max = float(self.sampling["guidance_scale"]), float(self.sampling["guidance_t_max"])
+        guided = sum(1 for t in self.sampler.timesteps()[1:] if scale != 0 and float(t) <= t_max)
+        return self.sampler.steps + guided + 1
+
     def restore_tensor(self, lq: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
         with torch.no_grad():
             cond = self.vqgan.encode(lq) * self.latent_scale

@@ -30,6 +30,8 @@ ASSETS = ("codeformer",)
 
 
 class _Restorer:
+    nfe = 1  # one pass (encoder, code prediction, decoder)
+
     def __init__(self, net, w: float, device: str):
         self.net, self.w, self.device = net.to(device).eval(), w, device
 

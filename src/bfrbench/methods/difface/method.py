@@ -35,6 +35,11 @@ class _Restorer:
         self.estimator, self.prior = estimator.to(device).eval(), prior.to(device).eval()
         self.sampler, self.size, self.seed, self.device = sampler, size, seed, device
 
+    @property
+    def nfe(self) -> int:
+        """The estimator once, then the prior at respaced steps start_step-1 ... 0."""
+        return 1 + self.sampler.config.start_step
+
     def restore(self, lq: np.ndarray) -> np.ndarray:
         import torch
 

@@ -21,6 +21,10 @@ class FlipNetRunner:
         r = model.resolution // 2 ** (len(vae.config.block_out_channels) - 1)
         self.latent_shape = (int(vae.config.latent_channels), r, r)
 
+    @property
+    def nfe(self) -> int:
+        return self.sampler.nfe
+
     def restore(self, lq: np.ndarray) -> np.ndarray:
         return self.sampler.run(self.model, lq, "restore", self.seed, self.latent_shape, self.device)
 

@@ -24,6 +24,11 @@ class DDIMFlipSampler:
         self.scheduler = DDIMScheduler(**dict(schedule), clip_sample=False, set_alpha_to_one=False, steps_offset=1)
         self.steps, self.eta, self.strength = int(steps), float(eta), float(strength)
 
+    @property
+    def nfe(self) -> int:
+        """Denoiser (UNet) calls per image: the DDIM steps `strength` keeps."""
+        return self.steps if self.strength >= 1.0 else max(1, round(self.strength * self.steps))
+
     @torch.no_grad()
     def sample(self, model, cond_img: torch.Tensor, mode: str, noise: torch.Tensor) -> torch.Tensor:
         """cond_img (B, 3, R, R) in [0, 1] at the model's resolution; noise (B, C, r, r) -> images in [0, 1]."""
