@@ -89,6 +89,7 @@ def test_batch_size_and_size_are_noted_with_the_reason():
     run = _run("codeformer-vqgan", steps=1, devices=2, accelerator="cpu", batch_size=1, size=256, why="CI budget")
     assert run.config["data"]["batch_size"] == 1 and run.preflight["batch_size"] == 1
     assert run.config["arch"]["img_size"] == 256  # the method's hook: stage I's size follows the faces
+    assert run.config["arch"]["connect_list"] == ["16", "32", "64", "128"]  # the same network levels
     text = " ".join(run.notes)
     assert "batch size 4 -> 1 per device (--batch-size, CI budget)" in text
     assert "arch.img_size 512 -> 256" in text and "discriminator idle" in text

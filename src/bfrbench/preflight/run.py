@@ -236,6 +236,11 @@ def run_preflight(args) -> int:
     notes.extend(lq_notes)
     results: dict[str, dict[str, Any]] = {}
     for run in runs:
+        failed = _failed_upstream(run.spec, stages, results)
+        if failed:
+            results[run.spec.key] = _skipped(run, f"skipped: {', '.join(failed)} failed")
+            _say(f"{run.spec.key}: {results[run.spec.key]['error']}")
+            continue
         if run.spec.kind == TRAIN_OF:
             if not _degrade_for_train_of(run, out, params["flipnet"]["config"], args.accelerator, env, results):
                 continue
@@ -268,6 +273,18 @@ def run_preflight(args) -> int:
     return 0 if doc["ok"] else 1
 
 
+def _failed_upstream(spec: StageSpec, stages: Sequence[StageSpec], results: Mapping[str, Mapping[str, Any]]):
+    """Earlier stages this one reads (same method, or a method it needs) that did not pass."""
+    return [s.key for s in stages[: stages.index(spec)] if s.key in results and results[s.key]["status"] != "pass"
+            and (s.method == spec.method or s.method in spec.needs)]
+
+
+def _skipped(run: StageRun, why: str) -> dict[str, Any]:
+    return {"key": run.spec.key, "method": run.spec.method, "stage": run.spec.stage, "kind": run.spec.kind,
+            "trains": run.trains, "status": "skip", "notes": run.notes, "configured": run.configured,
+            "preflight": run.preflight, "random_weights": run.random_weights, "error": why}
+
+
 def _degrade_for_train_of(run: StageRun, out: Path, data_config: str, accelerator: str | None,
                           env: Mapping[str, str], results: dict[str, dict[str, Any]]) -> bool:
     """degrade@flipnet before train_of (its data.extra_pairs); False (and a failed entry) when it fails."""
@@ -285,8 +302,5 @@ def _degrade_for_train_of(run: StageRun, out: Path, data_config: str, accelerato
                                  "--device", device), out, out / "logs" / "degrade_flipnet.log", env)
     if rc == 0:
         return True
-    results[run.spec.key] = {"key": run.spec.key, "method": run.spec.method, "stage": run.spec.stage,
-                             "kind": run.spec.kind, "trains": run.trains, "status": "fail", "notes": run.notes,
-                             "configured": run.configured, "preflight": run.preflight,
-                             "random_weights": run.random_weights, "error": f"degrade@flipnet failed:\n{err}"}
+    results[run.spec.key] = {**_skipped(run, f"degrade@flipnet failed:\n{err}"), "status": "fail"}
     return False

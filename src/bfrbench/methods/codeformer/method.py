@@ -116,9 +116,14 @@ class CodeFormerMethod:
                 set_key(change.config, "loss.lpips_weights", "random")
                 change.random_weights = True
                 change.notes.append(f"LPIPS-VGG training loss with random weights ({reason.split(';')[0]})")
-        if stage == "vqgan" and eff["arch"]["img_size"] != size:
+        arch = eff["arch"] if stage == "vqgan" else None
+        if arch and arch["img_size"] != size:
+            # the same levels of the network at the smaller size: the fused resolutions scale with the image
+            connect = [str(int(r) * size // arch["img_size"]) for r in arch["connect_list"]]
             set_key(change.config, "arch.img_size", size)
-            change.notes.append(f"arch.img_size {eff['arch']['img_size']} -> {size} (the preflight's size)")
+            set_key(change.config, "arch.connect_list", connect)
+            change.notes.append(f"arch.img_size {arch['img_size']} -> {size}, connect_list {arch['connect_list']} "
+                                f"-> {connect} (the preflight's size)")
         return change
 
     def load(self, models_dir: Path, device: str = "cpu", sampling: dict[str, Any] | None = None) -> _Restorer:
