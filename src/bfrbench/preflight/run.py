@@ -123,6 +123,9 @@ def run_stage(run: StageRun, out: Path, steps: int, env: Mapping[str, str]) -> d
     if not err and (measured.get("resumed_from_step"), measured.get("resumed_to_step")) != (steps, steps + 1):
         err = (f"the second run did not resume from step {steps} to {steps + 1} (it ran "
                f"{measured.get('resumed_from_step')} -> {measured.get('resumed_to_step')})")
+        if len(list((out / "checkpoints" / spec.method / spec.stage).iterdir())) > 1:
+            err += ("; it trained in another resume folder: the package's code changed between the two runs (the "
+                    "folder is keyed by it): run the preflight on a source tree nobody edits meanwhile")
     if not err and not (out / "models" / spec.method / spec.stage / "card.json").is_file():
         err = "the resumed run exported nothing (no card.json)"
     entry.update(status="fail" if err else "pass", run_seconds=seconds, measured=measured, error=err or None)
