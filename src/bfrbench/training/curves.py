@@ -13,9 +13,8 @@ Why a tolerance of that size: another CPU's float kernels change the last bits o
 carries those differences forward. Perturbing the kernels on one machine the way another CPU does moved the smoke
 unet_l1 curve (200 steps, 11 points) by at most 4.6e-4 relative (1 thread instead of 2: another reduction order)
 and 2.0e-4 (`ATEN_CPU_CAPABILITY=default`, no AVX2 kernels); docs/reproducibility.md, "Reference loss curves". The
-bound is
-about 100 times that, leaving room for the GAN stages, whose losses respond more to a small change of the
-discriminator; it still fails a run whose code, library versions or data train something else.
+bound is about 100 times that, leaving room for the GAN stages, whose losses respond more to a small change of the
+discriminator (not measured yet); it still fails a run whose code, library versions or data train something else.
 """
 
 from __future__ import annotations
