@@ -144,3 +144,15 @@ def document(stages: Sequence[Mapping[str, Any]], methods: Sequence[Mapping[str,
 
 def dumps(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=1, default=str) + "\n"
+
+
+def markdown(doc: Mapping[str, Any]) -> str:
+    """The same table as markdown (docs/preflight.md's measured tables are written with it)."""
+    rows = [stage_row(s) for s in doc["stages"]]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    t = doc["totals"]
+    lines.append("")
+    lines.append(f"Total (configured devices): {human_seconds(t['wall_seconds'])} wall, {t['device_hours']:.1f} "
+                 f"device-hours ({t['stages_projected']} of {t['stages']} stages projected).")
+    return "\n".join(lines)

@@ -6,6 +6,7 @@ Scaling out uses Lightning's own engines: `strategy: ddp` with `devices`/`num_no
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,9 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
         every_n_train_steps=cfg["checkpoint_every_n_steps"] or None,
         save_top_k=1,
     )
-    logger = MLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri(), run_id=run_id, log_model=False)
+    # MLflow off (BFRBENCH_NO_MLFLOW=1, e.g. bfrbench preflight's subprocesses): no run of Lightning's own either
+    logger = False if run_id is None and os.environ.get("BFRBENCH_NO_MLFLOW") == "1" else \
+        MLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri(), run_id=run_id, log_model=False)
     val_kwargs: dict[str, Any] = {}
     if cfg["val_every_n_steps"]:
         val_kwargs = {"val_check_interval": int(cfg["val_every_n_steps"]), "check_val_every_n_epoch": None}
