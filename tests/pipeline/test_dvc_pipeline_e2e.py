@@ -76,8 +76,10 @@ def test_repro_fills_every_cell_and_is_idempotent(repo):
         assert sorted(r[0] for r in rows) == sorted(params["methods"])
         section = md.split(f"## {testset}\n", 1)[1].split("\n## ", 1)[0]
         header = [c.strip().split(" ")[0] for c in section.split("| method", 1)[1].split("\n", 1)[0].split("|")[1:-1]]
+        assert header[-2:] == ["s/img", "NFE"], header
         for row in rows:
-            for metric, cell in zip(header, row[1:]):
+            assert re.fullmatch(r"\d+\.\d+", row[-2]) and re.fullmatch(r"\d+", row[-1]), f"{row[0]}: speed {row[-2:]}"
+            for metric, cell in zip(header[:-2], row[1:-2]):
                 if cell == "unavailable":
                     # Only metrics whose weights cannot be fetched here, each with the command that fixes it.
                     reason = re.search(rf"^- {re.escape(metric)} \(.*\): (.*)$", section, re.M)

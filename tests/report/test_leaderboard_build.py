@@ -33,12 +33,17 @@ def test_report_tables_arrows_bold_and_unavailable(tmp_path, monkeypatch):
         d = tmp_path / "scores" / method / "syn"
         d.mkdir(parents=True)
         (d / "summary.json").write_text(json.dumps(_summary(metrics)))
+    # the restore's speed figures (results/METHOD/TESTSET.restore.json): s/img and NFE beside the quality columns
+    (tmp_path / "results" / "good").mkdir(parents=True)
+    meta = {"seconds_per_image": 0.07, "nfe": 21.0}
+    (tmp_path / "results" / "good" / "syn.restore.json").write_text(json.dumps(meta))
     written = build_report(params, tmp_path / "reports")
     md = written["markdown"].read_text()
     # niqe has no number for any method: no column, but its reason is listed; piqe has one: its column stays.
-    assert "| method | psnr_rgb ↑ | ids_dlib ↓ | piqe ↓ |" in md
-    assert "| good | **25.00** | **0.5000** | 30.00 |" in md
-    assert "| lq | 20.00 | 0.7000 | unavailable |" in md
+    assert "| method | psnr_rgb ↑ | ids_dlib ↓ | piqe ↓ | s/img ↓ | NFE |" in md
+    assert "| good | **25.00** | **0.5000** | 30.00 | 0.0700 | 21 |" in md
+    assert "| lq | 20.00 | 0.7000 | unavailable | n/a | n/a |" in md
+    assert "s/img: device-seconds per image" in md
     assert "- niqe (all methods): unavailable: weights missing" in md and "- piqe (lq): unavailable: pyiqa" in md
     assert "**niqe**" in md, "the protocol of a metric without a column is still given"
     assert "ghost" in md and "not found" in md, "a missing score is reported, not skipped"

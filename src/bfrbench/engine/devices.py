@@ -8,9 +8,10 @@ command line win over them. One process on one node runs a plain loop; anything 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,12 @@ from bfrbench.errors import ConfigError
 
 ACCELERATORS = ("cpu", "gpu")
 STRATEGIES = ("ddp", "ddp_spawn")
+# Intra-op threads of every CPU process of a restore or score. Fixed, not cores / processes: some CPU kernels give
+# other last bits with another thread count, and a diffusion sampler grows those into different pixels (a tiny
+# DifFace at 20 steps: 3 of 24 images differed between 1 and 2 threads). One thread per process keeps the bytes
+# independent of --devices; use --devices (one process per core) to use more cores. On this project's 2-core
+# machines one thread per process was also the fastest.
+CPU_THREADS = 1
 # Set by torchrun (WORLD_SIZE) or SLURM (SLURM_NTASKS): the processes exist already and Lightning joins them.
 _LAUNCHED_WORLD = ("WORLD_SIZE", "SLURM_NTASKS")
 
@@ -85,7 +92,8 @@ def device_config(block: Mapping[str, Any] | None, where: str, *, accelerator: s
     nodes = num_nodes if num_nodes is not None else block.get("num_nodes", 1)
     for name, value in (("devices", n), ("num_nodes", nodes)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{where}: {name} must be a whole number >= 1, got {value!r}")
+            raise ConfigError(f"{where}: {name} must be a whole number >= 1, got {value!r}",
+                              fix=f"--{name.replace('_', '-')} 1 runs one process (on one node)")
     how = strategy or block.get("strategy") or "ddp"
     if how not in STRATEGIES:
         raise ConfigError(f"{where}: unknown strategy {how!r}",
@@ -99,3 +107,19 @@ def device_config(block: Mapping[str, Any] | None, where: str, *, accelerator: s
         raise ConfigError(f"{where}: --devices {n}, but this machine has only {have} {what} for this process",
                           fix=f"use --devices {have} or fewer (per node; more nodes: --num-nodes with torchrun/srun)")
     return DeviceConfig(chosen, n, how, nodes)
+
+
+@contextlib.contextmanager
+def cpu_threads(device: str) -> Iterator[None]:
+    """Hold torch to CPU_THREADS intra-op threads while a job runs on the CPU (and give the old count back)."""
+    if not str(device).startswith("cpu"):
+        yield
+        return
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(CPU_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

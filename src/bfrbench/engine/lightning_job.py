@@ -22,7 +22,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, Dataset
 
-from bfrbench.engine.devices import DeviceConfig
+from bfrbench.engine.devices import CPU_THREADS, DeviceConfig
 from bfrbench.engine.sharded import ShardedJob, shard
 
 
@@ -82,7 +82,10 @@ class JobModule(pl.LightningModule):
         if "error" in message:
             _raise(message["error"])
         self.items = shard(message["items"], self.trainer.global_rank, self.trainer.world_size)
-        self.job.start(self.trainer.global_rank, str(strategy.root_device), message["shared"])
+        device = str(strategy.root_device)
+        if device.startswith("cpu"):  # for the process's lifetime (a rank is a process): see devices.CPU_THREADS
+            torch.set_num_threads(CPU_THREADS)
+        self.job.start(self.trainer.global_rank, device, message["shared"])
 
     def predict_dataloader(self) -> DataLoader:
         return DataLoader(_Items(self.items), batch_size=None, shuffle=False, num_workers=0, collate_fn=_as_is)

@@ -2,7 +2,8 @@
 
 The work folder (`checkpoints/restore/METHOD/TESTSET/` in the pipeline) holds:
 - `key.json`: what the images in it were made from (method, a digest of its model folder, the sampling settings, a
-  digest of the LQ files, convert/size, the accelerator, the package's code and torch's version);
+  digest of the LQ files, convert/size, the accelerator, the code a restore runs (engine.fingerprint.RESTORE_CODE)
+  and torch's version);
 - `images/<stem>.png`: one file per restored image, written atomically by the one rank that owns its batch;
 - `timing/<attempt>-r<rank>.json`: each rank's speed record (bfrbench.engine.restore_speed).
 
@@ -10,7 +11,7 @@ Why the output is the same bytes whatever the number of processes, the batch siz
 image's noise comes from its own generator seeded by (the method's seed, the image) (`methods.common.image_seed`:
 keyed by the image's bytes, so by the image whatever its name or position), and an image is always restored in the
 same fixed batch (`engine.sharded.global_batches`); after a kill, a batch with any image missing is restored again
-whole. Rank 0 alone builds the output folder (atomically: a temporary folder renamed into place, files hard-linked
+whole; on CPU every process runs the same number of torch threads (`engine.devices.CPU_THREADS`). Rank 0 alone builds the output folder (atomically: a temporary folder renamed into place, files hard-linked
 from the work folder) and the metadata file, then removes the work folder.
 
 A work folder left by a different run (its key.json differs) is refused with a ConfigError naming what differs:
@@ -29,7 +30,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bfrbench.engine.devices import DeviceConfig
+from bfrbench.engine.devices import CPU_THREADS, DeviceConfig
 from bfrbench.engine.sharded import Plan, global_batches
 from bfrbench.errors import BFRBenchError, ConfigError
 
@@ -39,7 +40,9 @@ TIMING = "timing"
 
 
 def _attempt_id() -> str:
-    return f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    import uuid
+
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -73,8 +76,7 @@ class RestoreJob:
     def key(self) -> dict[str, Any]:
         from importlib.metadata import version
 
-        from bfrbench.engine.fingerprint import files_digest, folder_digest
-        from bfrbench.training.fingerprint import code_fingerprint
+        from bfrbench.engine.fingerprint import code_digest, files_digest, folder_digest
 
         return {
             "method": self.method,
@@ -84,7 +86,8 @@ class RestoreJob:
             "convert": bool(self.convert),
             "size": self.size,
             "accelerator": self.devices.accelerator,  # GPU and CPU kernels may differ in the last bit
-            "code": code_fingerprint(),
+            "cpu_threads": CPU_THREADS if self.devices.accelerator == "cpu" else None,  # so may thread counts
+            "code": code_digest(),
             "torch": version("torch"),
         }
 

@@ -9,7 +9,9 @@ the output folder: outside the folder DVC hashes, so the timing of a run never c
   every attempt, divided by the images they restored: device-seconds per image, comparable whatever the number of
   devices. Loading the models is not in it.
 - `wall_seconds`: this invocation from start to merge (model loading and start-up included); `images_restored`:
-  the images this invocation restored (fewer than `images` when it resumed).
+  the images this invocation restored (fewer than `images` when it resumed); `images_per_second`: those images over
+  the time from the first batch's start on any rank to the last batch's end on any rank (the devices' throughput,
+  start-up left out; ranks on several nodes compare their wall clocks).
 - `nfe`: the restorer's `nfe` (network evaluations per image: 1 for one-pass networks, the sampler's calls for
   diffusion methods).
 - `peak_host_memory_mb`: the largest resident set of any rank; `peak_gpu_memory_mb`: the largest
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +64,16 @@ class SpeedRecorder:
     def __init__(self, path: Path, nfe: float, device: str):
         self.path, self.nfe, self.device = Path(path), float(nfe), device
         self.images, self.seconds = 0, 0.0
+        self.first: float | None = None  # wall-clock time the first batch started (time.time())
 
     def add(self, images: int, seconds: float) -> None:
+        now = time.time()
+        self.first = now - seconds if self.first is None else self.first
         self.images += images
         self.seconds += seconds
         host, gpu = peak_memory_mb(self.device)
         record = {"images": self.images, "seconds": self.seconds, "nfe": self.nfe, "device": self.device,
-                  "peak_host_memory_mb": host, "peak_gpu_memory_mb": gpu}
+                  "peak_host_memory_mb": host, "peak_gpu_memory_mb": gpu, "first": self.first, "last": now}
         write_text_atomic(self.path, json.dumps(record, indent=1) + "\n")
 
 
@@ -83,9 +89,12 @@ def summarize(timing_dir: Path, attempt: str, images: int, wall_seconds: float) 
     seconds = sum(r["seconds"] for _, r in records)
     now = [r for name, r in records if name.startswith(f"{attempt}-")]
     gpu = [r["peak_gpu_memory_mb"] for _, r in records if r.get("peak_gpu_memory_mb") is not None]
+    restored = sum(r["images"] for r in now)
+    span = max((r["last"] for r in now), default=0.0) - min((r["first"] for r in now), default=0.0)
     return {
         "images": images,
-        "images_restored": sum(r["images"] for r in now),
+        "images_restored": restored,
+        "images_per_second": restored / span if restored and span > 0 else None,
         "images_timed": timed,
         "seconds_per_image": seconds / timed if timed else None,
         "wall_seconds": wall_seconds,

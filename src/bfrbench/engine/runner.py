@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bfrbench.engine.devices import DeviceConfig
+from bfrbench.engine.devices import DeviceConfig, cpu_threads
 from bfrbench.engine.sharded import ShardedJob
 
 
@@ -25,10 +25,11 @@ def run_local(job: ShardedJob, device: str, progress: bool = True, desc: str = "
 
     start = time.perf_counter()
     plan = job.plan()
-    job.start(0, device, plan.shared)
-    total = sum(job.describe(item) for item in plan.items)
-    with tqdm(total=total, unit="img", desc=desc, disable=not progress) as bar:
-        for item in plan.items:
-            job.write(item, job.process(item))
-            bar.update(job.describe(item))
+    with cpu_threads(device):
+        job.start(0, device, plan.shared)
+        total = sum(job.describe(item) for item in plan.items)
+        with tqdm(total=total, unit="img", desc=desc, disable=not progress) as bar:
+            for item in plan.items:
+                job.write(item, job.process(item))
+                bar.update(job.describe(item))
     return job.finish(time.perf_counter() - start)

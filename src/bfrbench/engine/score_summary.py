@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import platform
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bfrbench.metrics.registry import metric_names
 
-_VERSIONED_MODULES = ("numpy", "cv2", "torch", "torchmetrics", "dlib", "pyiqa")
+# module -> the top-level names its distribution may install (dlib-bin ships dlib as `_dlib_pybind11`)
+_VERSIONED_MODULES = {"numpy": ("numpy",), "cv2": ("cv2",), "torch": ("torch",), "torchmetrics": ("torchmetrics",),
+                      "dlib": ("dlib", "_dlib_pybind11"), "pyiqa": ("pyiqa",)}
 
 
 def summary(pairs, rows, scorers, skipped, pred_dir, gt_dir, convert, expected_size) -> dict:
@@ -73,13 +74,21 @@ def add_set_metrics(summary: dict, pairs, set_metrics: dict, stores: dict) -> No
 
 
 def _versions() -> dict[str, str]:
+    """Installed versions of the libraries metrics use, whether or not this process imported them: the summary
+    must not depend on which process wrote it (a DDP rank 0 has Lightning, and with it torchmetrics, loaded)."""
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
     import bfrbench
 
     versions = {"python": platform.python_version(), "bfrbench": bfrbench.__version__}
-    for module_name in _VERSIONED_MODULES:
-        module = sys.modules.get(module_name)
-        if module is not None:
-            versions[module_name] = str(getattr(module, "__version__", "unknown"))
+    dists = packages_distributions()
+    for module_name, top_levels in _VERSIONED_MODULES.items():
+        for dist in sorted({d for name in top_levels for d in dists.get(name, [])}):
+            try:
+                versions[module_name] = version(dist)
+                break
+            except PackageNotFoundError:
+                continue
     return versions
 
 

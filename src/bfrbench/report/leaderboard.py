@@ -15,6 +15,9 @@ from typing import Any
 
 from bfrbench import paths
 from bfrbench.report.cells import column_title, format_number, has_value
+from bfrbench.report.speed import HEADER as SPEED_HEADER
+from bfrbench.report.speed import NOTE as SPEED_NOTE
+from bfrbench.report.speed import speed_cells
 
 
 def _method_source(method: str, models_root: Path) -> str:
@@ -128,7 +131,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         for name in all_metrics:
             if name not in used_metrics:
                 used_metrics.append(name)
-        header += [column_title(name) for name in metric_names]
+        header += [column_title(name) for name in metric_names] + SPEED_HEADER
         md.append("| " + " | ".join(header) + " |")
         md.append("|" + "---|" * len(header))
         html_rows = []
@@ -153,6 +156,9 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
                 cells.append(text)
                 hcells.append(html.escape(text).replace("**", "") if "**" not in text
                               else f"<b>{html.escape(text.strip('*'))}</b>")
+            speed = speed_cells(method, testset)
+            cells += speed
+            hcells += [html.escape(c) for c in speed]
             md.append("| " + " | ".join(cells) + " |")
             html_rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in hcells) + "</tr>")
         notes = _reason_notes(rows, all_metrics)
@@ -160,6 +166,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
             notes.append(f"- not applicable (no ground truth): {', '.join(table['not_applicable'])}")
         if notes:
             md += ["", "Not computed:", *notes]
+        md += ["", SPEED_NOTE]
         from bfrbench.report.published import quoted_tables
 
         quoted_md, quoted_html = quoted_tables(testset, meta, params["methods"])
@@ -181,6 +188,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
             "<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
             + "".join(html_rows) + "</tbody></table>"
             + ("<ul>" + "".join(f"<li>{html.escape(n_[2:])}</li>" for n_ in notes) + "</ul>" if notes else "")
+            + f"<p>{html.escape(SPEED_NOTE)}</p>"
             + quoted_html
             + (f'<p><img src="{grid_name}" alt="grid {html.escape(testset)}"></p>' if stems else "")
         )
