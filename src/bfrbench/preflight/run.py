@@ -179,10 +179,11 @@ def preflight_params(params: Mapping[str, Any], size: int, accelerator: str | No
     configs pointing at OUT's copies."""
     p = copy.deepcopy(dict(params))
     p["size"] = size
-    device = p.get("restore", {}).get("device", "cpu")
+    restore = {k: v for k, v in (p.get("restore") or {}).items() if k != "device"}  # `device`: the old spelling
     if accelerator:
-        device = "cuda" if accelerator == "gpu" else "cpu"
-    p["restore"] = {**p.get("restore", {}), "device": device, "batch_size": 2}
+        restore["accelerator"] = accelerator
+    # 2 faces on one process: the restore proves the method loads its preflight models (scaling is issue 14's)
+    p["restore"] = {**restore, "batch_size": 2, "devices": 1, "num_nodes": 1}
     if p.get("flipnet"):
         p["flipnet"] = {k: _config_path(v) for k, v in p["flipnet"].items()}
     return p
