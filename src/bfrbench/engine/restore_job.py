@@ -11,8 +11,9 @@ Why the output is the same bytes whatever the number of processes, the batch siz
 image's noise comes from its own generator seeded by (the method's seed, the image) (`methods.common.image_seed`:
 keyed by the image's bytes, so by the image whatever its name or position), and an image is always restored in the
 same fixed batch (`engine.sharded.global_batches`); after a kill, a batch with any image missing is restored again
-whole; on CPU every process runs the same number of torch threads (`engine.devices.CPU_THREADS`). Rank 0 alone builds the output folder (atomically: a temporary folder renamed into place, files hard-linked
-from the work folder) and the metadata file, then removes the work folder.
+whole; on CPU every process runs the same number of torch threads (`engine.devices.CPU_THREADS`). Rank 0 alone
+builds the output folder (atomically: a temporary folder renamed into place, files hard-linked from the work folder)
+and the metadata file, then removes the work folder.
 
 A work folder left by a different run (its key.json differs) is refused with a ConfigError naming what differs:
 its images were made from other inputs, weights, settings or code, and mixing them in would change the result.
@@ -97,6 +98,7 @@ class RestoreJob:
         from bfrbench.io.atomic import check_can_write
 
         check_can_write(self.out, self.overwrite)
+        self.stems  # noqa: B018 - a missing or empty LQ folder fails here
         if self.restart or not self.work.is_dir() or not any(self.work.iterdir()):
             return
         try:
