@@ -65,7 +65,7 @@ def test_the_real_config_with_only_the_preflight_changes():
     run = _run("unet_l1-train", steps=3, devices=2, accelerator="cpu", cpus=2, native_bf16=True)
     raw = load_yaml(ROOT / "experiments/unet_l1/train_paper.yaml")
     t = run.config["trainer"]
-    assert (t["devices"], t["accelerator"], t["max_steps"], t["checkpoint_every_n_steps"]) == (2, "cpu", 4, 3)
+    assert (t["devices"], t["accelerator"], t["max_steps"], t["checkpoint_every_n_steps"]) == (2, "cpu", 8, 3)
     assert (t["strategy"], t["precision"]) == (raw["trainer"]["strategy"], raw["trainer"]["precision"])
     assert run.config["model"] == raw["model"] and run.config["data"]["batch_size"] == raw["data"]["batch_size"]
     assert run.config["data"]["num_workers"] == 0  # 2 CPUs for 2 processes

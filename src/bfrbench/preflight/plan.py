@@ -117,6 +117,12 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & flags)
 
 
+def max_steps(steps: int) -> int:
+    """trainer.max_steps of both runs: the first stops at the first batch end at or past `steps`, the second does
+    one batch more (1 or 2 optimizer steps) and exports."""
+    return 2 * steps + 2
+
+
 def worker_cap(cpus: int, devices: int) -> int:
     """Data workers per process the machine can host: its CPUs shared by the processes, one core each kept for the
     training step itself."""
@@ -143,8 +149,10 @@ def stage_run_config(spec: StageSpec, raw: Mapping[str, Any], method, profile_si
                           "accelerator": t["accelerator"], "strategy": t["strategy"], "precision": t["precision"],
                           "max_steps": int(t["max_steps"]), "batch_size": int(data.get("batch_size", 0)),
                           "num_workers": int(data.get("num_workers", 0)), "size": profile_size}
+        # max_steps leaves room for one more batch after the stop at N even at 2 optimizer steps per batch (GANs
+        # under manual optimisation); the same in both runs, as the resume folder is keyed by the config
         overrides = {"trainer.devices": devices, "trainer.num_nodes": 1, "trainer.accelerator": accelerator,
-                     "trainer.max_steps": opts.steps + 1, "trainer.checkpoint_every_n_steps": opts.steps,
+                     "trainer.max_steps": max_steps(opts.steps), "trainer.checkpoint_every_n_steps": opts.steps,
                      "trainer.resume": True}
         if accelerator == "cpu" and "bf16" in str(t["precision"]) and not opts.native_bf16:
             overrides["trainer.precision"] = "32-true"
@@ -164,7 +172,7 @@ def stage_run_config(spec: StageSpec, raw: Mapping[str, Any], method, profile_si
             batch = opts.batch_size
         if size != profile_size:
             run.notes.append(f"size {profile_size} -> {size} px (--size, {opts.why})")
-        run.preflight = {"devices": devices, "accelerator": accelerator, "max_steps": opts.steps + 1,
+        run.preflight = {"devices": devices, "accelerator": accelerator, "max_steps": max_steps(opts.steps),
                          "precision": overrides.get("trainer.precision", t["precision"]),
                          "batch_size": batch, "num_workers": workers, "size": size}
         if configured_devices * run.configured["num_nodes"] > devices:
@@ -173,7 +181,7 @@ def stage_run_config(spec: StageSpec, raw: Mapping[str, Any], method, profile_si
         if accelerator != t["accelerator"]:
             run.notes.append(f"accelerator {t['accelerator']} -> {accelerator}")
         start = (merged.get("loss") or {}).get("adversarial_start")
-        if isinstance(start, int) and start > opts.steps + 1:
+        if isinstance(start, int) and start > max_steps(opts.steps):
             run.notes.append(f"discriminator idle in these steps (loss.adversarial_start {start}), as in a real run's "
                              f"first {start} steps")
     hook = getattr(method, "preflight_config", None)

@@ -113,16 +113,17 @@ def run_stage(run: StageRun, out: Path, steps: int, env: Mapping[str, str]) -> d
     rc1, s1, err = run_logged([*cmd, "--probe", str(probes / "first.json"), "--stop-after", str(steps)], out,
                               logs.with_suffix(".first.log"), env)
     seconds = [s1]
-    if rc1 == 0 and not _step_checkpoint(out, spec, steps):
-        err = f"the first run wrote no checkpoint of step {steps}"
-    if rc1 == 0 and not err:
-        rc2, s2, err = run_logged([*cmd, "--probe", str(probes / "resumed.json")], out,
-                                  logs.with_suffix(".resumed.log"), env)
+    stopped = min((int(r.get("end_step", -1)) for r in read_probes(probes / "first.json")), default=-1)
+    if rc1 == 0 and not _step_checkpoint(out, spec, stopped):
+        err = f"the first run (stopped at step {stopped}) wrote no checkpoint of that step"
+    if rc1 == 0 and not err:  # the same command: it resumes, does one batch more, exports
+        rc2, s2, err = run_logged([*cmd, "--probe", str(probes / "resumed.json"), "--stop-after", str(stopped + 1)],
+                                  out, logs.with_suffix(".resumed.log"), env)
         seconds.append(s2)
     measured = summarize(read_probes(probes / "first.json"), read_probes(probes / "resumed.json"))
-    if not err and (measured.get("resumed_from_step"), measured.get("resumed_to_step")) != (steps, steps + 1):
-        err = (f"the second run did not resume from step {steps} to {steps + 1} (it ran "
-               f"{measured.get('resumed_from_step')} -> {measured.get('resumed_to_step')})")
+    resumed = (measured.get("resumed_from_step"), measured.get("resumed_to_step"))
+    if not err and not (resumed[0] == stopped and (resumed[1] or 0) > stopped):
+        err = f"the second run did not resume from step {stopped} (it ran {resumed[0]} -> {resumed[1]})"
         if len(list((out / "checkpoints" / spec.method / spec.stage).iterdir())) > 1:
             err += ("; it trained in another resume folder: the package's code changed between the two runs (the "
                     "folder is keyed by it): run the preflight on a source tree nobody edits meanwhile")
