@@ -4,7 +4,8 @@ Each configuration runs the real command (`bfrbench restore difface --lq ... --d
 models; the figure is the restore metadata's `images_per_second` (images over the time from the first batch's start
 on any rank to the last batch's end: start-up and model loading left out). Configurations are interleaved and the
 best of --repeat is kept, so the ratios are measured under the same load. On a GPU box (`--accelerator gpu`) N is
-every GPU; on CPU it is --devices (default 2).
+every GPU; on CPU it is --devices (default 2). "cores used" = img/s x CPU s/img: the cores the processes really
+had while restoring (on a shared machine two processes may get less than two), which bounds the ratio.
 
 The models are DifFace's two networks (SwinIR estimator, iDDPM prior) at --size px with random weights, in the model
 folder layout the method loads (timing only: nothing they output is a restoration). On CPU every restore process
@@ -110,6 +111,7 @@ def main() -> None:
 
     n = args.devices or (available_devices("gpu") if args.accelerator == "gpu" else 2)
     configs = {"1 process": 1, f"{n} processes": n}
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="restore_scaling_") as tmp:
         work = Path(tmp)
         write_models(work / "models", args.size)
@@ -127,11 +129,14 @@ def main() -> None:
     base = best["1 process"]["images_per_second"]
     print(f"DifFace, {args.images} images at {args.size} px, {args.steps} prior steps (NFE "
           f"{best['1 process']['nfe']:g}), batch {args.batch_size}, {args.accelerator}, best of {args.repeat}")
-    print("| configuration | img/s | x 1 process | s/img per device | peak host MiB |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"load average before / after: {load[0]:.1f} / {os.getloadavg()[0]:.1f} (other work on the machine)")
+    print("| configuration | img/s | x 1 process | s/img per device | CPU s/img | cores used | peak host MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for label, meta in best.items():
+        cores = meta["images_per_second"] * meta["cpu_seconds_per_image"]
         print(f"| {label} | {meta['images_per_second']:.3f} | {meta['images_per_second'] / base:.2f}x | "
-              f"{meta['seconds_per_image']:.3f} | {meta['peak_host_memory_mb']:.0f} |")
+              f"{meta['seconds_per_image']:.3f} | {meta['cpu_seconds_per_image']:.3f} | {cores:.2f} | "
+              f"{meta['peak_host_memory_mb']:.0f} |")
     same = len(set(outputs.values())) == 1
     print(f"outputs byte-identical across configurations: {same}")
 

@@ -140,7 +140,7 @@ class RestoreJob:
         if nfe is None:
             raise RuntimeError(f"{self.method}'s restorer has no `nfe` (network evaluations per image)")
         self.recorder = SpeedRecorder(self.work / TIMING / f"{shared['attempt']}-r{rank}.json", nfe, device)
-        self._started = 0.0
+        self._started = self._cpu_started = 0.0
 
     def describe(self, item) -> int:
         return len(item)
@@ -150,7 +150,7 @@ class RestoreJob:
 
         from bfrbench.io.images import read_image
 
-        self._started = time.perf_counter()
+        self._started, self._cpu_started = time.perf_counter(), time.process_time()
         batch = np.stack([read_image(path, convert=self.convert, size=self.size) for _, path in item])
         restored = self.restorer.restore(batch)
         if restored.shape != batch.shape or restored.dtype != np.uint8:
@@ -163,7 +163,7 @@ class RestoreJob:
 
         for (stem, _), img in zip(item, restored):
             write_bytes_atomic(self.work / IMAGES / f"{stem}.png", encode_png(img))
-        self.recorder.add(len(item), time.perf_counter() - self._started)
+        self.recorder.add(len(item), time.perf_counter() - self._started, time.process_time() - self._cpu_started)
 
     def finish(self, seconds: float) -> dict[str, Any]:
         from bfrbench.engine.restore_speed import meta_path, summarize

@@ -12,6 +12,8 @@ the output folder: outside the folder DVC hashes, so the timing of a run never c
   the images this invocation restored (fewer than `images` when it resumed); `images_per_second`: those images over
   the time from the first batch's start on any rank to the last batch's end on any rank (the devices' throughput,
   start-up left out; ranks on several nodes compare their wall clocks).
+- `cpu_seconds_per_image`: the same in CPU time of the processes (with `images_per_second`, how many cores the
+  restore really had: a busy machine gives two processes less than two cores).
 - `nfe`: the restorer's `nfe` (network evaluations per image: 1 for one-pass networks, the sampler's calls for
   diffusion methods).
 - `peak_host_memory_mb`: the largest resident set of any rank; `peak_gpu_memory_mb`: the largest
@@ -63,16 +65,18 @@ class SpeedRecorder:
 
     def __init__(self, path: Path, nfe: float, device: str):
         self.path, self.nfe, self.device = Path(path), float(nfe), device
-        self.images, self.seconds = 0, 0.0
+        self.images, self.seconds, self.cpu_seconds = 0, 0.0, 0.0
         self.first: float | None = None  # wall-clock time the first batch started (time.time())
 
-    def add(self, images: int, seconds: float) -> None:
+    def add(self, images: int, seconds: float, cpu_seconds: float = 0.0) -> None:
         now = time.time()
         self.first = now - seconds if self.first is None else self.first
         self.images += images
         self.seconds += seconds
+        self.cpu_seconds += cpu_seconds
         host, gpu = peak_memory_mb(self.device)
-        record = {"images": self.images, "seconds": self.seconds, "nfe": self.nfe, "device": self.device,
+        record = {"images": self.images, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
+                  "nfe": self.nfe, "device": self.device,
                   "peak_host_memory_mb": host, "peak_gpu_memory_mb": gpu, "first": self.first, "last": now}
         write_text_atomic(self.path, json.dumps(record, indent=1) + "\n")
 
@@ -97,6 +101,7 @@ def summarize(timing_dir: Path, attempt: str, images: int, wall_seconds: float) 
         "images_per_second": restored / span if restored and span > 0 else None,
         "images_timed": timed,
         "seconds_per_image": seconds / timed if timed else None,
+        "cpu_seconds_per_image": sum(r.get("cpu_seconds", 0.0) for _, r in records) / timed if timed else None,
         "wall_seconds": wall_seconds,
         "nfe": records[0][1]["nfe"] if records else None,
         "peak_host_memory_mb": max((r["peak_host_memory_mb"] for _, r in records), default=None),
