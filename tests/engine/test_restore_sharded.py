@@ -86,3 +86,17 @@ def test_killed_two_process_restore_resumes_to_the_same_bytes(resume_devices, ti
     meta = json.loads((tmp_path / "out.restore.json").read_text())
     assert meta["images"] == 24 and meta["images_restored"] < 24, "the resumed run did only what was missing"
     assert not work.exists()
+
+
+def test_ddp_spawn_inside_pytest(tiny, tmp_path, monkeypatch):
+    """`strategy: ddp_spawn` (the one to use in-process under pytest): same bytes, rank 0's metadata returned."""
+    from bfrbench.engine.devices import DeviceConfig
+    from bfrbench.stages.restore import run_restore
+
+    root, models, lq = tiny
+    monkeypatch.setenv("BFRBENCH_NO_MLFLOW", "1")
+    one = run_restore("unet_l1", lq, tmp_path / "one", models / "unet_l1", batch_size=4, progress=False)
+    two = run_restore("unet_l1", lq, tmp_path / "two", models / "unet_l1", batch_size=4, progress=False,
+                      devices=DeviceConfig("cpu", 2, "ddp_spawn"))
+    assert folder_bytes(tmp_path / "two") == folder_bytes(tmp_path / "one")
+    assert one["images"] == two["images"] == 12 and two["devices"] == 2 and two["nfe"] == 1

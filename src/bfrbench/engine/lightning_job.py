@@ -58,6 +58,15 @@ def _raise(record: dict[str, Any]) -> None:
     raise RuntimeError(record["message"])
 
 
+def quiet_lightning() -> None:
+    """Lightning's advice that does not apply here, silenced for this process (a spawned rank calls it too)."""
+    # one item is one batch and workers would only copy it: the advice to add workers does not apply
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # the writer gets each item itself: it needs no batch indices from a sampler
+    warnings.filterwarnings("ignore", message=".*Couldn't infer the batch indices.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")  # inside Lightning 2.6 itself
+
+
 class JobModule(pl.LightningModule):
     def __init__(self, job: ShardedJob):
         super().__init__()
@@ -65,6 +74,7 @@ class JobModule(pl.LightningModule):
         self.items: list[Any] = []
 
     def setup(self, stage: str) -> None:
+        quiet_lightning()
         strategy = self.trainer.strategy
         message: dict[str, Any]
         failure = None
@@ -125,15 +135,9 @@ def build_trainer(devices: DeviceConfig, progress: bool):
 def run_distributed(job: ShardedJob, devices: DeviceConfig, progress: bool = True, desc: str = "") -> Any:
     """Run `job` on every rank; rank 0 merges and returns `job.finish(...)`, the other ranks return None."""
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        # one item is one batch and workers would only copy it: Lightning's advice to add workers does not apply
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*predict_dataloader.*")
-        # the writer gets each item itself: it needs no batch indices from a sampler
-        warnings.filterwarnings("ignore", message=".*Couldn't infer the batch indices.*")
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")  # inside Lightning 2.6 itself
-        trainer = build_trainer(devices, progress)
-        trainer.predict(JobModule(job), return_predictions=False)
+    quiet_lightning()
+    trainer = build_trainer(devices, progress)
+    trainer.predict(JobModule(job), return_predictions=False)
     trainer.strategy.barrier("bfrbench-merge")  # every rank has written its files
     if not trainer.is_global_zero:
         return None
