@@ -93,6 +93,10 @@ def cmd_train(args) -> int:
         callbacks = [PreflightProbe(Path(args.probe), args.stop_after)]
     out = run_train(args.method, args.stage, args.config, params, Path(args.out) if args.out else None,
                     progress=not args.no_progress, callbacks=callbacks)
+    from bfrbench.tracking import is_rank_zero
+
+    if not is_rank_zero():  # the other DDP ranks (Lightning's, torchrun's or srun's) wrote nothing to report
+        return 0
     files = ", ".join(name for name in ("card.json", "curve.json") if (out / name).is_file())
     _say(f"wrote {args.method}/{args.stage} to {out}/ (see {files})")
     if not (args.check or args.record):

@@ -100,3 +100,19 @@ def test_ddp_spawn_inside_pytest(tiny, tmp_path, monkeypatch):
                       devices=DeviceConfig("cpu", 2, "ddp_spawn"))
     assert folder_bytes(tmp_path / "two") == folder_bytes(tmp_path / "one")
     assert one["images"] == two["images"] == 12 and two["devices"] == 2 and two["nfe"] == 1
+
+
+def test_fewer_batches_than_processes(tiny, tmp_path, monkeypatch):
+    """One batch on 2 processes (a small set on many GPUs, or a resume with one batch left): rank 1 has no work and
+    only waits at the merge; the bytes are those of one process."""
+    from bfrbench.engine.devices import DeviceConfig
+    from bfrbench.stages.restore import run_restore
+
+    root, models, _ = tiny
+    lq = write_lq(tmp_path / "lq", 3)
+    monkeypatch.setenv("BFRBENCH_NO_MLFLOW", "1")
+    one = run_restore("unet_l1", lq, tmp_path / "one", models / "unet_l1", batch_size=4, progress=False)
+    two = run_restore("unet_l1", lq, tmp_path / "two", models / "unet_l1", batch_size=4, progress=False,
+                      devices=DeviceConfig("cpu", 2, "ddp_spawn"))
+    assert folder_bytes(tmp_path / "two") == folder_bytes(tmp_path / "one")
+    assert one["images"] == two["images"] == 3

@@ -65,6 +65,8 @@ def quiet_lightning() -> None:
     # the writer gets each item itself: it needs no batch indices from a sampler
     warnings.filterwarnings("ignore", message=".*Couldn't infer the batch indices.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")  # inside Lightning 2.6 itself
+    # a rank with no items (JobModule allows it) or a run with nothing left to do is expected, not a mistake
+    warnings.filterwarnings("ignore", message=".*across ranks is zero.*")
 
 
 class JobModule(pl.LightningModule):
@@ -72,6 +74,9 @@ class JobModule(pl.LightningModule):
         super().__init__()
         self.job = job
         self.items: list[Any] = []
+        # Fewer items than ranks (a small set on many GPUs, or a resume with one batch left) leaves a rank without
+        # work: it only waits at the merge barrier. Without this flag Lightning stops such a rank with an error.
+        self.allow_zero_length_dataloader_with_multiple_devices = True
 
     def setup(self, stage: str) -> None:
         quiet_lightning()

@@ -92,8 +92,14 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
         every_n_train_steps=cfg["checkpoint_every_n_steps"] or None,
         save_top_k=1,
     )
-    # MLflow off (BFRBENCH_NO_MLFLOW=1, e.g. bfrbench preflight's subprocesses): no run of Lightning's own either
-    logger = False if run_id is None and os.environ.get("BFRBENCH_NO_MLFLOW") == "1" else \
+    # MLflow off (BFRBENCH_NO_MLFLOW=1, e.g. bfrbench preflight's subprocesses): no run of Lightning's own either.
+    # Ranks other than 0 get no logger: Lightning logs from rank 0 only, and MLFlowLogger opens its store in its
+    # constructor, which under torchrun/srun (all ranks start at once) raced rank 0 creating a new sqlite store's
+    # tables ("table runs already exists").
+    from bfrbench.tracking import is_rank_zero
+
+    mlflow_off = run_id is None and os.environ.get("BFRBENCH_NO_MLFLOW") == "1"
+    logger = False if mlflow_off or not is_rank_zero() else \
         MLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri(), run_id=run_id, log_model=False)
     val_kwargs: dict[str, Any] = {}
     if cfg["val_every_n_steps"]:
