@@ -48,9 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hq", required=True, help="folder of aligned HQ faces")
     p.add_argument("--out", required=True, help="the new NAME.lmdb folder")
     p.add_argument("--size", type=int, default=None, help="require this size (H = W)")
+    p = data.add_parser("celeba-hq512", help="CelebA-HQ at 512 px from the 1024 px images, exactly as DifFace's "
+                        "big2small_face.py makes it (the HQ folder of the DifFace grid)")
+    p.add_argument("--src", required=True, help="folder of the 1024x1024 CelebA-HQ images")
+    p.add_argument("--out", default="data/celeba_hq512", help="the new folder (default: data/celeba_hq512)")
+    p.add_argument("--overwrite", action="store_true")
 
-    ts = sub.add_parser("testset", help="make a test set (degraded with a fixed seed)").add_subparsers(
-        dest="testset_cmd", required=True)
+    ts = sub.add_parser("testset", help="make a test set (degraded with a fixed seed), or verify a downloaded one")
+    ts = ts.add_subparsers(dest="testset_cmd", required=True)
     p = ts.add_parser("make", help="make the test set NAME from params.yaml's `testsets`")
     p.add_argument("name")
     _add_params(p)
@@ -72,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=10000)
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
+    p = ts.add_parser("verify", help="check an official test set you downloaded: count, 8-bit RGB, sizes, pairing; "
+                      "writes SHA256SUMS the first time and checks it every later time")
+    p.add_argument("name", help="celeba_test, lfw_test, wider_test, webphoto_test or celebchild_test")
+    p.add_argument("--root", default=None, help="the set's folder (default: data/NAME)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write SHA256SUMS anew from the current files instead of checking them against it")
 
     p = sub.add_parser("train", help="run one training stage of a method")
     p.add_argument("method")

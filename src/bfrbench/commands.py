@@ -25,6 +25,8 @@ def _params(args):
 
 
 def cmd_data(args) -> int:
+    if args.data_cmd == "celeba-hq512":
+        return cmd_data_celeba_hq512(args)
     if args.data_cmd == "smoke":
         from bfrbench.data.smoke import build_smoke_faces
 
@@ -47,7 +49,18 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_data_celeba_hq512(args) -> int:
+    from bfrbench.data.celeba_hq import make_celeba_hq512
+
+    result = make_celeba_hq512(Path(args.src), Path(args.out), overwrite=args.overwrite, progress=not args.no_progress)
+    _say(f"wrote {result['count']:,} faces at 512 px (DifFace's INTER_LINEAR halving, <source stem>.png) to "
+         f"{args.out}/ and {result['manifest']} (name, source, sha256)")
+    return 0
+
+
 def cmd_testset(args) -> int:
+    if args.testset_cmd == "verify":
+        return cmd_testset_verify(args)
     if args.testset_cmd in ("synthetic", "difface-grid"):
         from bfrbench.stages.testsets import make_testset
 
@@ -79,6 +92,27 @@ def cmd_testset(args) -> int:
         run.log_artifact(out / "meta.json")
     folders = "lq/, hq/" if meta["has_gt"] else "lq/"
     _say(f"wrote test set {args.name} ({meta['count']} faces) to {out}/ ({folders}, manifest.csv)")
+    return 0
+
+
+def cmd_testset_verify(args) -> int:
+    from bfrbench.data.official_testsets import default_root, official_testset, verify_testset
+
+    spec = official_testset(args.name)
+    root = Path(args.root) if args.root else default_root(args.name)
+    result = verify_testset(spec, root, overwrite=args.overwrite, progress=not args.no_progress)
+    what = f"{result['count']:,} LQ/HQ pairs paired by name" if spec.paired else f"{result['count']:,} LQ images"
+    for folder, sizes in result["sizes"].items():
+        print(f"  {folder} sizes (WxH x images): {sizes}")
+    if not result["sums_written"]:
+        sums = f"every file matches {result['sums']}"
+    elif result["sums_replaced"]:
+        sums = f"replaced {result['sums']} with the sha256 of the current {result['files']:,} files"
+    else:
+        sums = f"wrote {result['sums']} ({result['files']:,} sha256 sums; later runs check the files against it)"
+    fixed = f", {spec.size}x{spec.size}" if spec.size else ""
+    _say(f"verified {spec.title} in {root}/: {what} (the official count), every file 8-bit RGB{fixed}, names unique; "
+         f"{sums}")
     return 0
 
 
