@@ -28,7 +28,7 @@ def warmup_decay(decay: float, updates: int) -> float:
     Why: with a fixed decay the average keeps decay**n of the random initialisation (0.999**150 = 86% after a
     150-step run), so a short run would save mostly noise. The warm-up (TF's ExponentialMovingAverage with
     num_updates, as taming/LDM's LitEma) tracks the live weights early and reaches the configured decay after
-    ~(10 decay - 1) / (1 - decay) updates (1,990 for 0.995, 9,990 for 0.999): nothing changes at paper scale."""
+    ~(10 decay - 1) / (1 - decay) updates (1,790 for 0.995, 8,990 for 0.999): nothing changes at paper scale."""
     return min(float(decay), (1.0 + updates) / (10.0 + updates))
 
 
