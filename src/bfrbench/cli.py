@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these stages (train keys such as codeformer-vqgan, link rows such as codeformer_w1, "
                         "train_of) and the stages they read")
     p.add_argument("--steps", type=int, default=1, help="optimizer steps before the checkpoint (then 1 more)")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep each stage's checkpoints in OUT/checkpoints/ (default: measured, then deleted)")
     p.add_argument("--devices", type=int, default=None, help="processes per stage (default: as configured)")
     p.add_argument("--accelerator", default=None, choices=["cpu", "gpu"], help="default: as configured")
     p.add_argument("--data", default=None, help="a prepared face set (default: the smoke faces at the profile size)")

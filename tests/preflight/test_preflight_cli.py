@@ -42,6 +42,8 @@ def _check(done, out, profile):
                 m["steps_per_batch"]
             assert m["parameters"] > 0 and m["peak_memory_bytes"] > 0 and m["seconds_per_step"] > 0
             assert stage["projection"]["wall_seconds"] > 0
+            assert stage["checkpoint_bytes"] > 0, "the step checkpoint is measured before it is deleted"
+            assert not (out / "checkpoints" / stage["method"] / stage["stage"]).exists(), "checkpoints are deleted"
     assert all(m["status"] == "pass" for m in doc["methods"]), doc["methods"]
     assert "wrote" in done.stdout.splitlines()[-1] and "preflight.json" in done.stdout.splitlines()[-1]
     import mlflow

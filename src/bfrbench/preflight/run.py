@@ -92,8 +92,17 @@ def _step_checkpoint(out: Path, spec: StageSpec, steps: int) -> bool:
     return any((out / "checkpoints" / spec.method / spec.stage).glob(f"*/checkpoints/step{steps:07d}.ckpt"))
 
 
-def run_stage(run: StageRun, out: Path, steps: int, env: Mapping[str, str]) -> dict[str, Any]:
-    """Run one stage (twice when it trains) and return its entry for preflight.json."""
+def _tree_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+def run_stage(run: StageRun, out: Path, steps: int, env: Mapping[str, str],
+              keep_checkpoints: bool = False) -> dict[str, Any]:
+    """Run one stage (twice when it trains) and return its entry for preflight.json.
+
+    The stage's checkpoint folder is measured (`checkpoint_bytes`: one checkpoint, the rest of a real run's are
+    the same size) and then deleted unless `keep_checkpoints`: later stages read only the exported models, and the
+    paper profile's checkpoints add up to tens of GB (the SD 2.1 backbone's alone are several GB each)."""
     from bfrbench.preflight.measure import read_probes, summarize
 
     spec = run.spec
@@ -129,6 +138,12 @@ def run_stage(run: StageRun, out: Path, steps: int, env: Mapping[str, str]) -> d
                     "folder is keyed by it): run the preflight on a source tree nobody edits meanwhile")
     if not err and not (out / "models" / spec.method / spec.stage / "card.json").is_file():
         err = "the resumed run exported nothing (no card.json)"
+    ckpts = out / "checkpoints" / spec.method / spec.stage
+    step_files = sorted(ckpts.glob("*/checkpoints/step*.ckpt"))
+    entry["checkpoint_bytes"] = step_files[-1].stat().st_size if step_files else None
+    entry["checkpoint_folder_bytes"] = _tree_bytes(ckpts)
+    if not keep_checkpoints:
+        shutil.rmtree(ckpts, ignore_errors=True)
     entry.update(status="fail" if err else "pass", run_seconds=seconds, measured=measured, error=err or None)
     return entry
 
@@ -250,7 +265,7 @@ def run_preflight(args) -> int:
             if not _degrade_for_train_of(run, out, params["flipnet"]["config"], args.accelerator, env, results):
                 continue
         _say(f"{run.spec.key}: {'training' if run.trains else 'running'} ...")
-        results[run.spec.key] = entry = run_stage(run, out, args.steps, env)
+        results[run.spec.key] = entry = run_stage(run, out, args.steps, env, args.keep_checkpoints)
         _say(f"{run.spec.key}: {entry['status']}" + (f"\n{entry['error']}" if entry.get("error") else ""))
     checked = []
     for method, skip in _methods_to_check(params, stages, results):

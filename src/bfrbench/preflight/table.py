@@ -85,8 +85,8 @@ def human_seconds(s: float | None) -> str:
     return f"{s / 86400:.1f} d"
 
 
-COLUMNS = ("stage", "status", "params (trainable)", "peak mem/proc", "s/step", "data s/step", "steps/batch",
-           "projected wall", "device-h")
+COLUMNS = ("stage", "status", "params (trainable)", "peak mem/proc", "checkpoint", "s/step", "data s/step",
+           "steps/batch", "projected wall", "device-h")
 
 
 def stage_row(s: Mapping[str, Any]) -> list[str]:
@@ -98,7 +98,8 @@ def stage_row(s: Mapping[str, Any]) -> list[str]:
     per_step = human_seconds(m.get("seconds_per_step")) + ("" if m.get("warm", True) else " cold")
     steps = "-" if m.get("steps_per_batch") is None else f"{m['steps_per_batch']:g}"
     hours = "-" if p["device_hours"] is None else f"{p['device_hours']:.1f}"
-    return [s["key"], status, params, human_bytes(m.get("peak_memory_bytes")), per_step,
+    return [s["key"], status, params, human_bytes(m.get("peak_memory_bytes")), human_bytes(s.get("checkpoint_bytes")),
+            per_step,
             human_seconds(m.get("data_seconds_per_step")), steps, human_seconds(p["wall_seconds"]), hours]
 
 
