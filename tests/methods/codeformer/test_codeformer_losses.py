@@ -11,6 +11,8 @@ VQ = {"img_size": 32, "nf": 16, "ch_mult": [1, 1, 2], "res_blocks": 1, "attn_res
       "emb_dim": 16, "norm_groups": 4}
 ARCH = {**VQ, "dim_embd": 32, "n_head": 4, "n_layers": 1, "connect_list": ["16", "32"]}
 OPT = {"lr": 2e-3, "betas": [0.9, 0.99]}
+# no LPIPS term (weight 0: its network is not built), no GAN term
+LOSSES = {"l1": 1, "lpips": 0, "lpips_weights": "official", "codebook": 1, "gan": 0, "disc_weight": 0.8}
 
 
 def _batch():
@@ -21,8 +23,7 @@ def _batch():
 
 def test_vqgan_reconstruction_and_codebook_losses_decrease():
     torch.manual_seed(0)
-    stage = VQGANStage(VQ, {"ndf": 8, "n_layers": 2}, OPT, {"l1": 1, "lpips": 0, "codebook": 1, "gan": 0,
-                                                            "disc_weight": 0.8}, 0.9, 10**9)
+    stage = VQGANStage(VQ, {"ndf": 8, "n_layers": 2}, OPT, LOSSES, 0.9, 10**9)
     hq = _batch()[0] * 2 - 1
     opt = torch.optim.Adam(stage.net.parameters(), lr=2e-3)
 
@@ -40,8 +41,7 @@ def test_vqgan_reconstruction_and_codebook_losses_decrease():
 
 def test_code_prediction_losses_decrease_and_vq_parts_stay_fixed():
     torch.manual_seed(0)
-    vq_state = VQGANStage(VQ, {"ndf": 8, "n_layers": 2}, OPT, {"l1": 1, "lpips": 0, "codebook": 1, "gan": 0,
-                                                               "disc_weight": 0.8}, 0.9, 0).net.state_dict()
+    vq_state = VQGANStage(VQ, {"ndf": 8, "n_layers": 2}, OPT, LOSSES, 0.9, 0).net.state_dict()
     stage = CodePredictionStage(ARCH, vq_state, OPT, {"ce": 0.5, "feat": 1.0}, 0.9)
     assert not any(p.requires_grad for p in stage.net.generator.parameters())
     assert not any(p.requires_grad for p in stage.net.quantize.parameters())
