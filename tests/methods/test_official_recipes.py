@@ -126,6 +126,7 @@ def configure_optimizers(spec: dict[str, str], cfg: dict[str, Any]) -> Any:
         stand_in = SimpleNamespace(net=tiny(), disc=tiny(), trainer=trainer,
                                    hparams=SimpleNamespace(optim=cfg["optim"], losses=cfg["loss"]))
         stand_in._adam = functools.partial(modules._Stage._adam, stand_in)
+        stand_in._optimizers_with_schedules = functools.partial(modules._Stage._optimizers_with_schedules, stand_in)
         return cls.configure_optimizers(stand_in)
     if method == "difface":
         from bfrbench.methods.difface import modules
@@ -135,7 +136,8 @@ def configure_optimizers(spec: dict[str, str], cfg: dict[str, Any]) -> Any:
             hparams = SimpleNamespace(lr=optim["lr"], lr_min=optim["lr_min"])
             return modules.EstimatorStage.configure_optimizers(SimpleNamespace(net=tiny(), hparams=hparams,
                                                                                trainer=trainer))
-        hparams = SimpleNamespace(lr=optim["lr"], ema_decay=cfg["ema"]["decay"])  # PriorStage(arch, T, lr, ema)
+        # PriorStage(arch, T, lr, ema, schedule)
+        hparams = SimpleNamespace(lr=optim["lr"], ema_decay=cfg["ema"]["decay"], schedule=optim.get("schedule"))
         return modules.PriorStage.configure_optimizers(SimpleNamespace(net=tiny(), hparams=hparams, trainer=trainer))
     raise AssertionError(f"no optimizer stand-in for {method}/{stage}")
 
@@ -199,9 +201,11 @@ def describe_scheduler(s: Any, per: str) -> tuple[dict[str, Any], Any]:
         return {"type": "constant"}, s.total_iters if per == "iteration" else f"{s.total_iters} per {per}"
     if isinstance(s, sched.SequentialLR) and isinstance(s._schedulers[0], sched.LinearLR):
         warm = s._schedulers[0]
-        if len(s._schedulers) == 2 and warm.end_factor == 1 and s._milestones == [warm.total_iters]:
+        # the ramp reaches the lr at its last step (total_iters) and the schedule takes over one step later
+        if len(s._schedulers) == 2 and warm.end_factor == 1 and s._milestones == [warm.total_iters + 1]:
             after, _ = describe_scheduler(s._schedulers[1], per)
-            return after, warm.total_iters if per == "iteration" else f"{warm.total_iters} per {per}"
+            length = s._milestones[0]
+            return after, length if per == "iteration" else f"{length} per {per}"
     return {"type": f"{type(s).__name__}: teach describe_scheduler in {Path(__file__).name} to describe it"}, None
 
 
@@ -500,14 +504,14 @@ def test_a_changed_value_is_reported():
 def test_a_deviation_that_changed_is_reported():
     """A listed deviation cannot rot: reaching the official value, or any other value, is reported."""
     configs = paper_configs()
-    configs["difface/prior"]["data"]["flip"] = False  # the official value
+    configs["difface/estimator"]["data"]["batch_size"] = 8  # the official value
     configs["difface/estimator"]["trainer"]["devices"] = 2  # neither the official nor the pinned value
     problems = recipe_problems(configs)
-    assert any(p.startswith("difface/prior/hflip: listed under deviations, but the suite now has the official")
-               for p in problems), problems
+    assert any(p.startswith("difface/estimator/batch_per_gpu: listed under deviations, but the suite now has the "
+                            "official") for p in problems), problems
     assert any(p.startswith("difface/estimator/gpus: the deviation pins the suite value 8") for p in problems)
-    # the total batch (2 x 4 = 8, not 32) is no deviation: it is reported as a plain difference
-    assert any(p.startswith("difface/estimator/total_batch: the suite has 8") for p in problems)
+    # the total batch (2 x 8 = 16, not 32) is no deviation: it is reported as a plain difference
+    assert any(p.startswith("difface/estimator/total_batch: the suite has 16") for p in problems)
     assert len(problems) == 3, problems
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import lightning as L
 import numpy as np
 import torch
@@ -43,7 +44,11 @@ class DegradedFaces(Dataset):
         rng = sample_rng(self.pipeline.seed, epoch, index, STREAM_FLIP)
         if self.flip and rng.random() < 0.5:
             hq = np.ascontiguousarray(hq[:, ::-1])
-        lq, _ = self.pipeline(hq, index, epoch)
+        lq, params = self.pipeline(hq, index, epoch)
+        if self.pipeline.gray_target(params):
+            # as the peers' `gt_gray` (cvtColor to gray, tiled to 3 channels); on the 8-bit face, so within half a
+            # level of their float conversion
+            hq = np.repeat(cv2.cvtColor(hq, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
         return {"lq": to_tensor(lq), "hq": to_tensor(hq), "index": index}
 
 

@@ -61,6 +61,9 @@ class CodeFormerMethod:
         official, why = use_official(cfg["weights"], ASSETS, where)
         if official:
             return NoTraining(official_card(self.name, ctx.stage, ASSETS, cfg))
+        from bfrbench.training.schedules import check_schedule
+
+        check_schedule(cfg["optim"].get("schedule"), where)  # a bad schedule fails before the module is built
         module, arch, upstream = self._module(ctx, cfg)
 
         def export(m) -> dict:

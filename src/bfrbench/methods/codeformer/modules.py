@@ -23,6 +23,7 @@ from bfrbench.methods.codeformer.losses import (
 )
 from bfrbench.methods.codeformer.perceptual import build_perceptual
 from bfrbench.training.ema import make_ema, update_ema
+from bfrbench.training.schedules import lightning_scheduler, max_steps_of, step_schedulers
 
 
 def to_signed(x: torch.Tensor) -> torch.Tensor:
@@ -39,6 +40,14 @@ class _Stage(L.LightningModule):
 
     def _adam(self, params, optim: Mapping[str, Any]):
         return torch.optim.Adam([p for p in params if p.requires_grad], lr=optim["lr"], betas=tuple(optim["betas"]))
+
+    def _optimizers_with_schedules(self, *param_groups):
+        """One Adam per network, each with the stage's schedule (the official trainers schedule every optimizer,
+        the discriminator's included)."""
+        o = self.hparams.optim
+        opts = [self._adam(params, o) for params in param_groups]
+        steps = max_steps_of(self)
+        return opts, [lightning_scheduler(opt, o.get("schedule"), steps) for opt in opts]
 
     def _restore_val(self, lq: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -70,6 +79,7 @@ class _Stage(L.LightningModule):
         opt_g.zero_grad()
         self.manual_backward(total)
         opt_g.step()
+        step_schedulers(self)  # per generator step, the discriminator's too (it follows the iteration count)
         update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
         if use_gan:
             self.disc.requires_grad_(True)
@@ -98,8 +108,7 @@ class VQGANStage(_Stage):
         self.perceptual = build_perceptual(losses["lpips"], losses["lpips_weights"])
 
     def configure_optimizers(self):
-        o = self.hparams.optim
-        return [self._adam(self.net.parameters(), o), self._adam(self.disc.parameters(), o)]
+        return self._optimizers_with_schedules(self.net.parameters(), self.disc.parameters())
 
     def training_step(self, batch, batch_idx):
         hq = to_signed(batch["hq"])
@@ -147,7 +156,8 @@ class CodePredictionStage(_Stage):
         self.hq_vqgan.requires_grad_(False).eval()
 
     def configure_optimizers(self):
-        return self._adam(self.net.parameters(), self.hparams.optim)
+        (opt,), (schedule,) = self._optimizers_with_schedules(self.net.parameters())
+        return {"optimizer": opt, "lr_scheduler": schedule}
 
     def code_losses(self, hq: torch.Tensor, logits: torch.Tensor, lq_feat: torch.Tensor) -> dict[str, torch.Tensor]:
         """Cross-entropy to the HQ face's code indices and L2 between LQ features and the HQ codes (the targets
@@ -193,8 +203,7 @@ class CFTStage(CodePredictionStage):
         self.perceptual = build_perceptual(losses["lpips"], losses["lpips_weights"])
 
     def configure_optimizers(self):
-        o = self.hparams.optim
-        return [self._adam(self.net.parameters(), o), self._adam(self.disc.parameters(), o)]
+        return self._optimizers_with_schedules(self.net.parameters(), self.disc.parameters())
 
     def training_step(self, batch, batch_idx):
         self.hq_vqgan.eval()
