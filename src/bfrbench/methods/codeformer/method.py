@@ -15,6 +15,7 @@ import numpy as np
 from bfrbench.errors import BFRBenchError, ConfigError
 from bfrbench.methods.base import StageContext, read_card
 from bfrbench.methods.codeformer.config import DEFAULTS, OFFICIAL_ARCH, VQGAN_KEYS
+from bfrbench.methods.codeformer.gray import gray_like_input, is_gray
 from bfrbench.methods.common import (
     card_is_official,
     load_stage_blob,
@@ -44,7 +45,9 @@ class _Restorer:
             x = torch.stack([to_tensor(img) for img in lq]).to(self.device)
             size = x.shape[-1]
             y = self.net(resize_batch(x, self.net.img_size) * 2 - 1, w=self.w, adain=True)[0]
-            return to_uint8(resize_batch((y.clamp(-1, 1) + 1) / 2, size))
+            out = to_uint8(resize_batch((y.clamp(-1, 1) + 1) / 2, size))
+        # gray inputs give gray outputs, as the official pipeline (methods/codeformer/gray.py)
+        return np.stack([gray_like_input(o, face) if is_gray(face) else o for o, face in zip(out, lq)])
 
 
 class CodeFormerMethod:
