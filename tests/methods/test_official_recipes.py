@@ -315,16 +315,33 @@ def _beta_schedule(spec, cfg):
     return {"type": "linear", "beta_start": float(betas[0] * steps / 1000), "beta_end": float(betas[-1] * steps / 1000)}
 
 
+def _phase_spans(cfg):
+    """(first iteration, last iteration, phase) of CFTStage's phases at the config's max_steps (1-based)."""
+    from bfrbench.methods.codeformer.phases import check_phases
+
+    steps, start, spans = cfg["trainer"]["max_steps"], 1, []
+    for phase in check_phases(cfg["phases"], "codeformer/cft"):
+        end = max(1, round(phase["until"] * steps))
+        spans.append((start, end, phase))
+        start = end + 1
+    return spans
+
+
 def _fidelity_schedule(spec, cfg):
-    return [[1, cfg["w"]]]  # CFTStage trains every step at hparams.w
+    return [[start, phase["w"]] for start, _, phase in _phase_spans(cfg)]
 
 
 def _mild_large_schedule(spec, cfg):
-    from bfrbench.data.degradation import preset_from_config
-
-    # Every step: each sample draws the mild or the large branch, and every sample gets every loss at w.
-    return {"per_sample_branch_probs": list(preset_from_config(cfg["data"]["degradation"]).branch_probs),
-            "other_iterations": "none"}
+    # CFTStage.training_step: a mild iteration when iteration % mild_every == 0 (phase_end: the phase's last
+    # iteration), else the large LQ (data.lq_per_branch's lq_b1) with the code losses only
+    rows: list[list[int]] = []
+    for start, end, phase in _phase_spans(cfg):
+        every = end if phase["mild_every"] == "phase_end" else phase["mild_every"]
+        if not rows or rows[-1][1] != every:
+            rows.append([start, every])
+    other = ("large degradation (in_large_de), code losses only, no GAN or discriminator step"
+             if cfg["data"]["lq_per_branch"] else "none")
+    return {"mild_full_loss_every": rows, "other_iterations": other}
 
 
 PROBES: dict[str, Probe] = {
@@ -344,8 +361,8 @@ PROBES: dict[str, Probe] = {
     "degradation": Probe(("data.degradation",), _degradation),
     "drop_path_rate": Probe(("arch.drop_path_rate",), _drop_path_rate),
     "beta_schedule": Probe(("diffusion_steps",), _beta_schedule),
-    "fidelity_schedule": Probe(("w",), _fidelity_schedule),
-    "mild_large_schedule": Probe(("data.degradation",), _mild_large_schedule),
+    "fidelity_schedule": Probe(("w", "phases"), _fidelity_schedule),
+    "mild_large_schedule": Probe(("data.degradation", "data.lq_per_branch", "phases"), _mild_large_schedule),
 }
 
 

@@ -139,6 +139,7 @@ class DegradationParams:
 
 
 STREAM_DEGRADATION, STREAM_FLIP, STREAM_ORDER = 0, 1, 2
+STREAM_BRANCH = 16  # + branch: every branch's own draw of a sample (DegradationPipeline.branch_lq)
 
 
 def sample_rng(seed: int, epoch: int, index: int, stream: int = STREAM_DEGRADATION) -> np.random.Generator:
@@ -151,6 +152,11 @@ def sample_rng(seed: int, epoch: int, index: int, stream: int = STREAM_DEGRADATI
 
 def sample_params(preset: DegradationPreset, rng: np.random.Generator) -> DegradationParams:
     branch = int(rng.choice(len(preset.branches), p=np.asarray(preset.branch_probs) / sum(preset.branch_probs)))
+    return sample_branch_params(preset, branch, rng)
+
+
+def sample_branch_params(preset: DegradationPreset, branch: int, rng: np.random.Generator) -> DegradationParams:
+    """The draws of one branch (after the branch choice, in the order test sets were made with)."""
     r = preset.branches[branch]
     aniso = bool(rng.random() < r.aniso_prob)
     sigma_x = float(rng.uniform(*r.blur_sigma))
@@ -336,6 +342,16 @@ class DegradationPipeline:
 
     def params_for(self, index: int, epoch: int = 0) -> DegradationParams:
         return sample_params(self.preset, sample_rng(self.seed, epoch, index))
+
+    def branch_lq(self, hq: np.ndarray, index: int, epoch: int = 0) -> list[np.ndarray]:
+        """One LQ per branch, each from its own draw (CodeFormer stage III's `in` and `in_large_de`: the trainer
+        chooses per iteration which one a batch uses)."""
+        out = []
+        for branch in range(len(self.preset.branches)):
+            params = sample_branch_params(self.preset, branch, sample_rng(self.seed, epoch, index,
+                                                                          STREAM_BRANCH + branch))
+            out.append(apply_degradation(hq, params, fast_blur=self.fast_blur))
+        return out
 
     def gray_target(self, params: DegradationParams) -> bool:
         """Whether this sample's HQ target is made gray too (its LQ is gray and its branch has gt_gray)."""

@@ -56,8 +56,19 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "loss": {"ce": 0.5, "feat": 1.0, "l1": 1.0, "lpips": 1.0, "lpips_weights": "official", "gan": 1.0,
                  "adversarial_start": 5001},
         "scale_adaptive_gan_weight": 0.1,
+        # codeformer_joint_model.py optimize_parameters(), by the 1-based iteration (`until` as fractions of the run:
+        # 40k, 80k, 120k of 150k): mild samples with w 1, then w 1.3; then large degradations with the code losses
+        # only (no image losses, no discriminator step; the one mild iteration is the phase's last, as 120000 %
+        # 120000 == 0 there); then one mild iteration in 15 at w 1.3, the others large and code-only.
+        "phases": [
+            {"until": 0.2666667, "w": 1.0, "mild_every": 1},
+            {"until": 0.5333333, "w": 1.3, "mild_every": 1},
+            {"until": 0.8, "w": 0.0, "mild_every": "phase_end"},
+            {"until": 1.0, "w": 1.3, "mild_every": 15},
+        ],
         "ema": {"decay": 0.997},
-        "data": {**_DATA, "degradation": {"preset": "codeformer_stage3"}},
+        # every sample degraded by both branches (the mild `in` and the large `in_large_de`); phases choose
+        "data": {**_DATA, "degradation": {"preset": "codeformer_stage3"}, "lq_per_branch": True},
         "trainer": {},
     },
 }

@@ -16,6 +16,7 @@ from bfrbench.errors import BFRBenchError, ConfigError
 from bfrbench.methods.base import StageContext, read_card
 from bfrbench.methods.codeformer.config import DEFAULTS, OFFICIAL_ARCH, VQGAN_KEYS
 from bfrbench.methods.codeformer.gray import gray_like_input, is_gray
+from bfrbench.methods.codeformer.phases import check_phases
 from bfrbench.methods.common import (
     card_is_official,
     load_stage_blob,
@@ -97,7 +98,8 @@ class CodeFormerMethod:
         stage2 = load_stage_blob(ctx.models_dir, "transformer", self.name)
         module = modules.CFTStage(arch, stage1["state_dict"], stage2["state_dict"], load_disc_config(ctx.models_dir),
                                   stage1.get("discriminator"), cfg["optim"], loss, ema, loss["adversarial_start"],
-                                  cfg["w"], cfg["scale_adaptive_gan_weight"])
+                                  cfg["w"], cfg["scale_adaptive_gan_weight"],
+                                  check_phases(cfg["phases"], f"{self.name}/cft"))
         return module, arch, files + (ctx.models_dir / "transformer" / "model.pt",)
 
     def sampling_defaults(self) -> dict[str, Any]:

@@ -16,12 +16,14 @@ from torch.nn import functional as F
 
 from bfrbench.archs.codeformer import CodeFormer
 from bfrbench.archs.vqgan import VQAutoEncoder, VQGANDiscriminator
+from bfrbench.errors import ConfigError
 from bfrbench.methods.codeformer.losses import (
     adaptive_weight,
     hinge_d_loss,
     hinge_g_loss,
 )
 from bfrbench.methods.codeformer.perceptual import build_perceptual
+from bfrbench.methods.codeformer.phases import phase_at
 from bfrbench.training.ema import make_ema, update_ema
 from bfrbench.training.schedules import lightning_scheduler, max_steps_of, step_schedulers
 
@@ -193,7 +195,7 @@ class CFTStage(CodePredictionStage):
 
     def __init__(self, arch: dict, vqgan_state: dict, init_state: dict, disc: dict, disc_state: dict | None,
                  optim: dict, losses: dict, ema_decay: float, disc_start: int, w: float,
-                 scale_adaptive_gan_weight: float):
+                 scale_adaptive_gan_weight: float, phases: list | None = None):
         super().__init__(arch, vqgan_state, optim, losses, ema_decay, init_state=init_state)
         self.save_hyperparameters(ignore=["vqgan_state", "init_state", "disc_state"])
         self.automatic_optimization = False
@@ -208,7 +210,18 @@ class CFTStage(CodePredictionStage):
     def training_step(self, batch, batch_idx):
         self.hq_vqgan.eval()
         hq = to_signed(batch["hq"])
-        out, logits, lq_feat = self.net(to_signed(batch["lq"]), w=self.hparams.w, detach_16=True)
+        w, mild = phase_at(self.hparams.phases, self.global_step + 1, max_steps_of(self), self.hparams.w)
+        if not mild:  # a large degradation: the code losses only, no image losses, no discriminator step
+            if "lq_b1" not in batch:
+                raise ConfigError("codeformer/cft: the phases need the large-degradation LQ of every sample",
+                                  fix="keep data.lq_per_branch: true (and a two-branch preset, codeformer_stage3)")
+            logits, lq_feat = self.net(to_signed(batch["lq_b1"]), w=0, code_only=True)
+            terms = self.code_losses(hq, logits, lq_feat)
+            total = terms["ce"] + terms["feat"]
+            self._generator_then_discriminator(total, None, hq, use_gan=False)
+            self.log_dict({f"train/{k}": v for k, v in terms.items()} | {"train/total": total}, prog_bar=True)
+            return
+        out, logits, lq_feat = self.net(to_signed(batch["lq"]), w=w, detach_16=True)
         terms = self.code_losses(hq, logits, lq_feat)
         recon = self._reconstruction(out, hq)
         last = self.net.fuse_convs_dict[self.net.connect_list[-1]].shift[-1].weight
