@@ -126,6 +126,7 @@ def configure_optimizers(spec: dict[str, str], cfg: dict[str, Any]) -> Any:
         stand_in = SimpleNamespace(net=tiny(), disc=tiny(), trainer=trainer,
                                    hparams=SimpleNamespace(optim=cfg["optim"], losses=cfg["loss"]))
         stand_in._adam = functools.partial(modules._Stage._adam, stand_in)
+        stand_in._optimizers_with_schedules = functools.partial(modules._Stage._optimizers_with_schedules, stand_in)
         return cls.configure_optimizers(stand_in)
     if method == "difface":
         from bfrbench.methods.difface import modules
@@ -135,7 +136,8 @@ def configure_optimizers(spec: dict[str, str], cfg: dict[str, Any]) -> Any:
             hparams = SimpleNamespace(lr=optim["lr"], lr_min=optim["lr_min"])
             return modules.EstimatorStage.configure_optimizers(SimpleNamespace(net=tiny(), hparams=hparams,
                                                                                trainer=trainer))
-        hparams = SimpleNamespace(lr=optim["lr"], ema_decay=cfg["ema"]["decay"])  # PriorStage(arch, T, lr, ema)
+        # PriorStage(arch, T, lr, ema, schedule)
+        hparams = SimpleNamespace(lr=optim["lr"], ema_decay=cfg["ema"]["decay"], schedule=optim.get("schedule"))
         return modules.PriorStage.configure_optimizers(SimpleNamespace(net=tiny(), hparams=hparams, trainer=trainer))
     raise AssertionError(f"no optimizer stand-in for {method}/{stage}")
 
@@ -199,9 +201,11 @@ def describe_scheduler(s: Any, per: str) -> tuple[dict[str, Any], Any]:
         return {"type": "constant"}, s.total_iters if per == "iteration" else f"{s.total_iters} per {per}"
     if isinstance(s, sched.SequentialLR) and isinstance(s._schedulers[0], sched.LinearLR):
         warm = s._schedulers[0]
-        if len(s._schedulers) == 2 and warm.end_factor == 1 and s._milestones == [warm.total_iters]:
+        # the ramp reaches the lr at its last step (total_iters) and the schedule takes over one step later
+        if len(s._schedulers) == 2 and warm.end_factor == 1 and s._milestones == [warm.total_iters + 1]:
             after, _ = describe_scheduler(s._schedulers[1], per)
-            return after, warm.total_iters if per == "iteration" else f"{warm.total_iters} per {per}"
+            length = s._milestones[0]
+            return after, length if per == "iteration" else f"{length} per {per}"
     return {"type": f"{type(s).__name__}: teach describe_scheduler in {Path(__file__).name} to describe it"}, None
 
 
@@ -311,16 +315,33 @@ def _beta_schedule(spec, cfg):
     return {"type": "linear", "beta_start": float(betas[0] * steps / 1000), "beta_end": float(betas[-1] * steps / 1000)}
 
 
+def _phase_spans(cfg):
+    """(first iteration, last iteration, phase) of CFTStage's phases at the config's max_steps (1-based)."""
+    from bfrbench.methods.codeformer.phases import check_phases
+
+    steps, start, spans = cfg["trainer"]["max_steps"], 1, []
+    for phase in check_phases(cfg["phases"], "codeformer/cft"):
+        end = max(1, round(phase["until"] * steps))
+        spans.append((start, end, phase))
+        start = end + 1
+    return spans
+
+
 def _fidelity_schedule(spec, cfg):
-    return [[1, cfg["w"]]]  # CFTStage trains every step at hparams.w
+    return [[start, phase["w"]] for start, _, phase in _phase_spans(cfg)]
 
 
 def _mild_large_schedule(spec, cfg):
-    from bfrbench.data.degradation import preset_from_config
-
-    # Every step: each sample draws the mild or the large branch, and every sample gets every loss at w.
-    return {"per_sample_branch_probs": list(preset_from_config(cfg["data"]["degradation"]).branch_probs),
-            "other_iterations": "none"}
+    # CFTStage.training_step: a mild iteration when iteration % mild_every == 0 (phase_end: the phase's last
+    # iteration), else the large LQ (data.lq_per_branch's lq_b1) with the code losses only
+    rows: list[list[int]] = []
+    for start, end, phase in _phase_spans(cfg):
+        every = end if phase["mild_every"] == "phase_end" else phase["mild_every"]
+        if not rows or rows[-1][1] != every:
+            rows.append([start, every])
+    other = ("large degradation (in_large_de), code losses only, no GAN or discriminator step"
+             if cfg["data"]["lq_per_branch"] else "none")
+    return {"mild_full_loss_every": rows, "other_iterations": other}
 
 
 PROBES: dict[str, Probe] = {
@@ -340,8 +361,8 @@ PROBES: dict[str, Probe] = {
     "degradation": Probe(("data.degradation",), _degradation),
     "drop_path_rate": Probe(("arch.drop_path_rate",), _drop_path_rate),
     "beta_schedule": Probe(("diffusion_steps",), _beta_schedule),
-    "fidelity_schedule": Probe(("w",), _fidelity_schedule),
-    "mild_large_schedule": Probe(("data.degradation",), _mild_large_schedule),
+    "fidelity_schedule": Probe(("w", "phases"), _fidelity_schedule),
+    "mild_large_schedule": Probe(("data.degradation", "data.lq_per_branch", "phases"), _mild_large_schedule),
 }
 
 
@@ -500,14 +521,14 @@ def test_a_changed_value_is_reported():
 def test_a_deviation_that_changed_is_reported():
     """A listed deviation cannot rot: reaching the official value, or any other value, is reported."""
     configs = paper_configs()
-    configs["difface/prior"]["data"]["flip"] = False  # the official value
+    configs["difface/estimator"]["data"]["batch_size"] = 8  # the official value
     configs["difface/estimator"]["trainer"]["devices"] = 2  # neither the official nor the pinned value
     problems = recipe_problems(configs)
-    assert any(p.startswith("difface/prior/hflip: listed under deviations, but the suite now has the official")
-               for p in problems), problems
+    assert any(p.startswith("difface/estimator/batch_per_gpu: listed under deviations, but the suite now has the "
+                            "official") for p in problems), problems
     assert any(p.startswith("difface/estimator/gpus: the deviation pins the suite value 8") for p in problems)
-    # the total batch (2 x 4 = 8, not 32) is no deviation: it is reported as a plain difference
-    assert any(p.startswith("difface/estimator/total_batch: the suite has 8") for p in problems)
+    # the total batch (2 x 8 = 16, not 32) is no deviation: it is reported as a plain difference
+    assert any(p.startswith("difface/estimator/total_batch: the suite has 16") for p in problems)
     assert len(problems) == 3, problems
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torchvision.ops import StochasticDepth
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)  # SwinIR subtracts this fixed mean (not a buffer: absent from checkpoints)
 
@@ -79,8 +80,11 @@ class Mlp(nn.Module):
 
 
 class SwinBlock(nn.Module):
-    def __init__(self, dim: int, resolution: int, num_heads: int, ws: int, shift: int, mlp_ratio: float):
+    def __init__(self, dim: int, resolution: int, num_heads: int, ws: int, shift: int, mlp_ratio: float,
+                 drop_path: float = 0.0):
         super().__init__()
+        # stochastic depth on both residual branches, per sample (timm's DropPath, as SwinIR; identity in eval)
+        self.drop_path = StochasticDepth(drop_path, "row") if drop_path > 0 else nn.Identity()
         if resolution <= ws:  # one window covers the grid: no shift (as the original)
             ws, shift = resolution, 0
         self.resolution, self.ws, self.shift = resolution, ws, shift
@@ -103,14 +107,17 @@ class SwinBlock(nn.Module):
         y = window_reverse(self.attn(window_partition(y, self.ws), mask), self.ws, h, w)
         if self.shift:
             y = torch.roll(y, (self.shift, self.shift), (1, 2))
-        x = x + y.reshape(b, h * w, c)
-        return x + self.mlp(self.norm2(x))
+        x = x + self.drop_path(y.reshape(b, h * w, c))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
 class ResidualGroup(nn.Module):
-    def __init__(self, dim: int, resolution: int, depth: int, num_heads: int, ws: int, mlp_ratio: float):
+    def __init__(self, dim: int, resolution: int, depth: int, num_heads: int, ws: int, mlp_ratio: float,
+                 drop_paths: Sequence[float] = ()):
         super().__init__()
-        self.blocks = nn.ModuleList(SwinBlock(dim, resolution, num_heads, ws, 0 if i % 2 == 0 else ws // 2, mlp_ratio)
+        rates = list(drop_paths) or [0.0] * depth
+        self.blocks = nn.ModuleList(SwinBlock(dim, resolution, num_heads, ws, 0 if i % 2 == 0 else ws // 2, mlp_ratio,
+                                              rates[i])
                                     for i in range(depth))
 
     def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
@@ -122,9 +129,10 @@ class ResidualGroup(nn.Module):
 class RSTB(nn.Module):
     """Residual Swin Transformer block: a group of Swin blocks, a 3x3 conv, and a skip connection."""
 
-    def __init__(self, dim: int, resolution: int, depth: int, num_heads: int, ws: int, mlp_ratio: float):
+    def __init__(self, dim: int, resolution: int, depth: int, num_heads: int, ws: int, mlp_ratio: float,
+                 drop_paths: Sequence[float] = ()):
         super().__init__()
-        self.residual_group = ResidualGroup(dim, resolution, depth, num_heads, ws, mlp_ratio)
+        self.residual_group = ResidualGroup(dim, resolution, depth, num_heads, ws, mlp_ratio, drop_paths)
         self.conv = nn.Conv2d(dim, dim, 3, 1, 1)
 
     def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
@@ -147,7 +155,7 @@ class PatchNorm(nn.Module):
 class SwinIRUnshuffle(nn.Module):
     def __init__(self, img_size: int = 64, embed_dim: int = 180, depths: Sequence[int] = (6,) * 8,
                  num_heads: Sequence[int] = (6,) * 8, window_size: int = 8, mlp_ratio: float = 2.0, sf: int = 8,
-                 num_feat: int = 64):
+                 num_feat: int = 64, drop_path_rate: float = 0.0):
         super().__init__()
         if sf not in (2, 4, 8):
             raise ValueError(f"sf must be 2, 4 or 8, got {sf}")
@@ -155,8 +163,11 @@ class SwinIRUnshuffle(nn.Module):
         self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
         self.conv_first = nn.Sequential(nn.PixelUnshuffle(sf), nn.Conv2d(3 * sf * sf, embed_dim, 3, 1, 1))
         self.patch_embed = PatchNorm(embed_dim)
-        self.layers = nn.ModuleList(RSTB(embed_dim, img_size, d, h, window_size, mlp_ratio)
-                                    for d, h in zip(depths, num_heads))
+        # SwinIR's stochastic depth: rates rising linearly from 0 to drop_path_rate over all blocks
+        rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist()  # (also under a meta device)
+        starts = [sum(depths[:i]) for i in range(len(depths))]
+        self.layers = nn.ModuleList(RSTB(embed_dim, img_size, d, h, window_size, mlp_ratio, rates[s:s + d])
+                                    for d, h, s in zip(depths, num_heads, starts))
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, 1, 1)
         self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, num_feat, 3, 1, 1), nn.LeakyReLU(inplace=True))

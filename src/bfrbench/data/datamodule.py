@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import lightning as L
 import numpy as np
 import torch
@@ -28,11 +29,13 @@ VAL_EPOCH = 2**31 - 1  # validation samples use their own fixed epoch, never rea
 class DegradedFaces(Dataset):
     """Items are addressed by (epoch, index): the HQ face `index`, degraded with the draw for that epoch."""
 
-    def __init__(self, paths: list[Path], pipeline: DegradationPipeline, size: int, flip: bool = True):
+    def __init__(self, paths: list[Path], pipeline: DegradationPipeline, size: int, flip: bool = True,
+                 lq_per_branch: bool = False):
         self.paths = list(paths)
         self.pipeline = pipeline
         self.size = size
         self.flip = flip
+        self.lq_per_branch = lq_per_branch  # items carry every branch's LQ: lq (branch 0), lq_b1, ...
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -43,7 +46,15 @@ class DegradedFaces(Dataset):
         rng = sample_rng(self.pipeline.seed, epoch, index, STREAM_FLIP)
         if self.flip and rng.random() < 0.5:
             hq = np.ascontiguousarray(hq[:, ::-1])
-        lq, _ = self.pipeline(hq, index, epoch)
+        if self.lq_per_branch:
+            lqs = self.pipeline.branch_lq(hq, index, epoch)
+            item = {f"lq_b{i}": to_tensor(lq) for i, lq in enumerate(lqs[1:], start=1)}
+            return {"lq": to_tensor(lqs[0]), **item, "hq": to_tensor(hq), "index": index}
+        lq, params = self.pipeline(hq, index, epoch)
+        if self.pipeline.gray_target(params):
+            # as the peers' `gt_gray` (cvtColor to gray, tiled to 3 channels); on the 8-bit face, so within half a
+            # level of their float conversion
+            hq = np.repeat(cv2.cvtColor(hq, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
         return {"lq": to_tensor(lq), "hq": to_tensor(hq), "index": index}
 
 
@@ -149,6 +160,9 @@ DATA_DEFAULTS: dict[str, Any] = {
     "fast_blur": True,
     "extra_pairs": None,  # a folder of offline (lq/, hq/) pairs added to the online draws ("+O/F")
     "real_lq": None,  # unpaired real LQ faces: `split:<name>` of the face set, or a folder
+    # every sample degraded once per preset branch (lq = branch 0, lq_b1 = branch 1, ...) instead of one branch
+    # drawn per sample: CodeFormer stage III picks mild or large per iteration, as its official trainer
+    "lq_per_branch": False,
 }
 
 
@@ -164,7 +178,7 @@ class BFRDataModule(L.LightningDataModule):
         d = merge_known(DATA_DEFAULTS, data, where)
         return cls(faces_dir, size, d["degradation"], seed, d["batch_size"], d["num_workers"], d["val_count"],
                    d["flip"], d["worker_start"], real_lq=d["real_lq"], fast_blur=d["fast_blur"],
-                   extra_pairs=d["extra_pairs"])
+                   extra_pairs=d["extra_pairs"], lq_per_branch=d["lq_per_branch"])
 
     def __init__(
         self,
@@ -180,6 +194,7 @@ class BFRDataModule(L.LightningDataModule):
         real_lq: str | None = None,
         fast_blur: bool = True,
         extra_pairs: str | None = None,
+        lq_per_branch: bool = False,
     ) -> None:
         super().__init__()
         if worker_start not in ("spawn", "forkserver", "fork"):
@@ -190,6 +205,9 @@ class BFRDataModule(L.LightningDataModule):
         self.real_lq = real_lq
         self.fast_blur = fast_blur
         self.extra_pairs = extra_pairs  # a folder of offline (lq/, hq/) pairs added to the online draws ("+O/F")
+        self.lq_per_branch = lq_per_branch
+        if lq_per_branch and extra_pairs:
+            raise BFRBenchError("data.lq_per_branch and data.extra_pairs together", fix="use one of them")
         self.faces_dir = Path(faces_dir)
         self.size, self.degradation, self.seed = size, degradation, seed
         self.batch_size, self.num_workers, self.val_count, self.flip = batch_size, num_workers, val_count, flip
@@ -197,7 +215,8 @@ class BFRDataModule(L.LightningDataModule):
         self.save_hyperparameters({"faces_dir": str(faces_dir), "size": size, "degradation": degradation, "seed": seed,
                                    "batch_size": batch_size, "num_workers": num_workers, "val_count": val_count,
                                    "flip": flip, "worker_start": worker_start,
-                                   "real_lq": real_lq, "fast_blur": fast_blur, "extra_pairs": extra_pairs})
+                                   "real_lq": real_lq, "fast_blur": fast_blur, "extra_pairs": extra_pairs,
+                                   "lq_per_branch": lq_per_branch})
 
     def setup(self, stage: str | None = None) -> None:
         from bfrbench.data.faces import face_paths
@@ -205,8 +224,10 @@ class BFRDataModule(L.LightningDataModule):
         # Training draws may use the fast blur; the validation set is made exactly like the test sets.
         train_pipe = DegradationPipeline.from_config(self.degradation, seed=self.seed, fast_blur=self.fast_blur)
         val_pipe = DegradationPipeline.from_config(self.degradation, seed=self.seed)
-        self.train_set = DegradedFaces(face_paths(self.faces_dir, "train"), train_pipe, self.size, flip=self.flip)
-        self.val_set = DegradedFaces(face_paths(self.faces_dir, "val")[: self.val_count], val_pipe, self.size, False)
+        self.train_set = DegradedFaces(face_paths(self.faces_dir, "train"), train_pipe, self.size, flip=self.flip,
+                                       lq_per_branch=self.lq_per_branch)
+        self.val_set = DegradedFaces(face_paths(self.faces_dir, "val")[: self.val_count], val_pipe, self.size, False,
+                                     lq_per_branch=self.lq_per_branch)
         if len(self.train_set) == 0:
             raise BFRBenchError(f"{self.faces_dir}: the train split is empty", fix="prepare the faces first")
         if self.extra_pairs:

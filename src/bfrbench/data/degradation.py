@@ -37,6 +37,9 @@ class DegradationRanges:
     color_jitter_shift: float = 20.0 / 255.0
     gray_prob: float = 0.0
     kernel_size: int = KERNEL_SIZE
+    # A training sample whose LQ is made gray gets a gray HQ target too (DifFace's estimator data, `gt_gray: True`);
+    # read by the training dataset only: test sets keep their HQ as it is.
+    gt_gray: bool = False
 
     def validate(self, where: str) -> None:
         for name in ("blur_sigma", "theta", "scale", "noise", "jpeg"):
@@ -93,7 +96,7 @@ PRESETS: dict[str, DegradationPreset] = {
     "difface": DegradationPreset(
         "difface",
         (DegradationRanges((0.1, 15.0), 0.5, (-math.pi, math.pi), (0.8, 32.0), (0.0, 20.0), (30, 100), 0.0, 20 / 255,
-                           0.01),),
+                           0.01, gt_gray=True),),
         source="DifFace estimator training options",
     ),
     "diffbir": DegradationPreset(
@@ -136,6 +139,7 @@ class DegradationParams:
 
 
 STREAM_DEGRADATION, STREAM_FLIP, STREAM_ORDER = 0, 1, 2
+STREAM_BRANCH = 16  # + branch: every branch's own draw of a sample (DegradationPipeline.branch_lq)
 
 
 def sample_rng(seed: int, epoch: int, index: int, stream: int = STREAM_DEGRADATION) -> np.random.Generator:
@@ -148,6 +152,11 @@ def sample_rng(seed: int, epoch: int, index: int, stream: int = STREAM_DEGRADATI
 
 def sample_params(preset: DegradationPreset, rng: np.random.Generator) -> DegradationParams:
     branch = int(rng.choice(len(preset.branches), p=np.asarray(preset.branch_probs) / sum(preset.branch_probs)))
+    return sample_branch_params(preset, branch, rng)
+
+
+def sample_branch_params(preset: DegradationPreset, branch: int, rng: np.random.Generator) -> DegradationParams:
+    """The draws of one branch (after the branch choice, in the order test sets were made with)."""
     r = preset.branches[branch]
     aniso = bool(rng.random() < r.aniso_prob)
     sigma_x = float(rng.uniform(*r.blur_sigma))
@@ -307,6 +316,10 @@ def preset_from_config(cfg: str | Mapping[str, Any], where: str = "degradation")
             overrides[key] = (int(lo), int(hi))
         elif key == "kernel_size":
             overrides[key] = int(value)
+        elif key == "gt_gray":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}.gt_gray must be true or false, got {value!r}")
+            overrides[key] = value
         else:
             overrides[key] = float(value)
     branches = tuple(replace(b, **overrides) for b in preset.branches)
@@ -329,6 +342,20 @@ class DegradationPipeline:
 
     def params_for(self, index: int, epoch: int = 0) -> DegradationParams:
         return sample_params(self.preset, sample_rng(self.seed, epoch, index))
+
+    def branch_lq(self, hq: np.ndarray, index: int, epoch: int = 0) -> list[np.ndarray]:
+        """One LQ per branch, each from its own draw (CodeFormer stage III's `in` and `in_large_de`: the trainer
+        chooses per iteration which one a batch uses)."""
+        out = []
+        for branch in range(len(self.preset.branches)):
+            params = sample_branch_params(self.preset, branch, sample_rng(self.seed, epoch, index,
+                                                                          STREAM_BRANCH + branch))
+            out.append(apply_degradation(hq, params, fast_blur=self.fast_blur))
+        return out
+
+    def gray_target(self, params: DegradationParams) -> bool:
+        """Whether this sample's HQ target is made gray too (its LQ is gray and its branch has gt_gray)."""
+        return params.gray and self.preset.branches[params.branch].gt_gray
 
     def __call__(self, hq: np.ndarray, index: int, epoch: int = 0) -> tuple[np.ndarray, DegradationParams]:
         params = self.params_for(index, epoch)

@@ -46,7 +46,7 @@ def test_code_prediction_losses_decrease_and_vq_parts_stay_fixed():
     assert not any(p.requires_grad for p in stage.net.generator.parameters())
     assert not any(p.requires_grad for p in stage.net.quantize.parameters())
     hq, lq = (x * 2 - 1 for x in _batch())
-    opt = stage.configure_optimizers()
+    opt = stage.configure_optimizers()["optimizer"]
     frozen = stage.net.quantize.embedding.weight.clone()
 
     def loss():

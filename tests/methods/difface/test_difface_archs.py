@@ -62,3 +62,26 @@ def test_estimator_forward_backward_any_multiple_size():
     assert net(torch.rand(1, 3, 64, 32)).shape == (1, 3, 64, 32)  # masks recomputed for another grid
     with pytest.raises(ValueError, match="divisible"):
         net(torch.rand(1, 3, 40, 40))
+
+
+def test_swinir_stochastic_depth_trains_and_is_identity_in_eval():
+    """drop_path_rate (DifFace's estimator: 0.1) drops whole residual branches per sample in training, as SwinIR's
+    DropPath; no parameters, so the state dict (and the released weights' keys) do not change."""
+    import torch
+
+    from bfrbench.archs.swinir import SwinIRUnshuffle
+
+    tiny = {"img_size": 4, "embed_dim": 12, "depths": [2, 2], "num_heads": [2, 2], "window_size": 4, "sf": 8}
+    torch.manual_seed(0)
+    plain = SwinIRUnshuffle(**tiny)
+    torch.manual_seed(0)
+    dropped = SwinIRUnshuffle(**tiny, drop_path_rate=0.5)
+    assert plain.state_dict().keys() == dropped.state_dict().keys()
+    blocks = [b for layer in dropped.layers for b in layer.residual_group.blocks]
+    rates = [b.drop_path.p for b in blocks if hasattr(b.drop_path, "p")]
+    assert rates == pytest.approx([0.5 / 3, 1.0 / 3, 0.5]), "rates rise linearly from 0 over all blocks"
+    x = torch.rand(4, 3, 32, 32)
+    assert torch.equal(plain.eval()(x), dropped.eval()(x)), "identity at inference"
+    dropped.train()
+    torch.manual_seed(1)
+    assert not torch.equal(dropped(x), plain(x))

@@ -15,6 +15,8 @@ import numpy as np
 from bfrbench.errors import BFRBenchError, ConfigError
 from bfrbench.methods.base import StageContext, read_card
 from bfrbench.methods.codeformer.config import DEFAULTS, OFFICIAL_ARCH, VQGAN_KEYS
+from bfrbench.methods.codeformer.gray import gray_like_input, is_gray
+from bfrbench.methods.codeformer.phases import check_phases
 from bfrbench.methods.common import (
     card_is_official,
     load_stage_blob,
@@ -44,7 +46,9 @@ class _Restorer:
             x = torch.stack([to_tensor(img) for img in lq]).to(self.device)
             size = x.shape[-1]
             y = self.net(resize_batch(x, self.net.img_size) * 2 - 1, w=self.w, adain=True)[0]
-            return to_uint8(resize_batch((y.clamp(-1, 1) + 1) / 2, size))
+            out = to_uint8(resize_batch((y.clamp(-1, 1) + 1) / 2, size))
+        # gray inputs give gray outputs, as the official pipeline (methods/codeformer/gray.py)
+        return np.stack([gray_like_input(o, face) if is_gray(face) else o for o, face in zip(out, lq)])
 
 
 class CodeFormerMethod:
@@ -61,6 +65,9 @@ class CodeFormerMethod:
         official, why = use_official(cfg["weights"], ASSETS, where)
         if official:
             return NoTraining(official_card(self.name, ctx.stage, ASSETS, cfg))
+        from bfrbench.training.schedules import check_schedule
+
+        check_schedule(cfg["optim"].get("schedule"), where)  # a bad schedule fails before the module is built
         module, arch, upstream = self._module(ctx, cfg)
 
         def export(m) -> dict:
@@ -91,7 +98,8 @@ class CodeFormerMethod:
         stage2 = load_stage_blob(ctx.models_dir, "transformer", self.name)
         module = modules.CFTStage(arch, stage1["state_dict"], stage2["state_dict"], load_disc_config(ctx.models_dir),
                                   stage1.get("discriminator"), cfg["optim"], loss, ema, loss["adversarial_start"],
-                                  cfg["w"], cfg["scale_adaptive_gan_weight"])
+                                  cfg["w"], cfg["scale_adaptive_gan_weight"],
+                                  check_phases(cfg["phases"], f"{self.name}/cft"))
         return module, arch, files + (ctx.models_dir / "transformer" / "model.pt",)
 
     def sampling_defaults(self) -> dict[str, Any]:

@@ -16,13 +16,16 @@ from torch.nn import functional as F
 
 from bfrbench.archs.codeformer import CodeFormer
 from bfrbench.archs.vqgan import VQAutoEncoder, VQGANDiscriminator
+from bfrbench.errors import ConfigError
 from bfrbench.methods.codeformer.losses import (
     adaptive_weight,
     hinge_d_loss,
     hinge_g_loss,
 )
 from bfrbench.methods.codeformer.perceptual import build_perceptual
+from bfrbench.methods.codeformer.phases import phase_at
 from bfrbench.training.ema import make_ema, update_ema
+from bfrbench.training.schedules import lightning_scheduler, max_steps_of, step_schedulers
 
 
 def to_signed(x: torch.Tensor) -> torch.Tensor:
@@ -39,6 +42,14 @@ class _Stage(L.LightningModule):
 
     def _adam(self, params, optim: Mapping[str, Any]):
         return torch.optim.Adam([p for p in params if p.requires_grad], lr=optim["lr"], betas=tuple(optim["betas"]))
+
+    def _optimizers_with_schedules(self, *param_groups):
+        """One Adam per network, each with the stage's schedule (the official trainers schedule every optimizer,
+        the discriminator's included)."""
+        o = self.hparams.optim
+        opts = [self._adam(params, o) for params in param_groups]
+        steps = max_steps_of(self)
+        return opts, [lightning_scheduler(opt, o.get("schedule"), steps) for opt in opts]
 
     def _restore_val(self, lq: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -70,6 +81,7 @@ class _Stage(L.LightningModule):
         opt_g.zero_grad()
         self.manual_backward(total)
         opt_g.step()
+        step_schedulers(self)  # per generator step, the discriminator's too (it follows the iteration count)
         update_ema(self.net_ema, self.net, self.hparams.ema_decay, self.global_step)
         if use_gan:
             self.disc.requires_grad_(True)
@@ -98,8 +110,7 @@ class VQGANStage(_Stage):
         self.perceptual = build_perceptual(losses["lpips"], losses["lpips_weights"])
 
     def configure_optimizers(self):
-        o = self.hparams.optim
-        return [self._adam(self.net.parameters(), o), self._adam(self.disc.parameters(), o)]
+        return self._optimizers_with_schedules(self.net.parameters(), self.disc.parameters())
 
     def training_step(self, batch, batch_idx):
         hq = to_signed(batch["hq"])
@@ -147,7 +158,8 @@ class CodePredictionStage(_Stage):
         self.hq_vqgan.requires_grad_(False).eval()
 
     def configure_optimizers(self):
-        return self._adam(self.net.parameters(), self.hparams.optim)
+        (opt,), (schedule,) = self._optimizers_with_schedules(self.net.parameters())
+        return {"optimizer": opt, "lr_scheduler": schedule}
 
     def code_losses(self, hq: torch.Tensor, logits: torch.Tensor, lq_feat: torch.Tensor) -> dict[str, torch.Tensor]:
         """Cross-entropy to the HQ face's code indices and L2 between LQ features and the HQ codes (the targets
@@ -183,7 +195,7 @@ class CFTStage(CodePredictionStage):
 
     def __init__(self, arch: dict, vqgan_state: dict, init_state: dict, disc: dict, disc_state: dict | None,
                  optim: dict, losses: dict, ema_decay: float, disc_start: int, w: float,
-                 scale_adaptive_gan_weight: float):
+                 scale_adaptive_gan_weight: float, phases: list | None = None):
         super().__init__(arch, vqgan_state, optim, losses, ema_decay, init_state=init_state)
         self.save_hyperparameters(ignore=["vqgan_state", "init_state", "disc_state"])
         self.automatic_optimization = False
@@ -193,13 +205,23 @@ class CFTStage(CodePredictionStage):
         self.perceptual = build_perceptual(losses["lpips"], losses["lpips_weights"])
 
     def configure_optimizers(self):
-        o = self.hparams.optim
-        return [self._adam(self.net.parameters(), o), self._adam(self.disc.parameters(), o)]
+        return self._optimizers_with_schedules(self.net.parameters(), self.disc.parameters())
 
     def training_step(self, batch, batch_idx):
         self.hq_vqgan.eval()
         hq = to_signed(batch["hq"])
-        out, logits, lq_feat = self.net(to_signed(batch["lq"]), w=self.hparams.w, detach_16=True)
+        w, mild = phase_at(self.hparams.phases, self.global_step + 1, max_steps_of(self), self.hparams.w)
+        if not mild:  # a large degradation: the code losses only, no image losses, no discriminator step
+            if "lq_b1" not in batch:
+                raise ConfigError("codeformer/cft: the phases need the large-degradation LQ of every sample",
+                                  fix="keep data.lq_per_branch: true (and a two-branch preset, codeformer_stage3)")
+            logits, lq_feat = self.net(to_signed(batch["lq_b1"]), w=0, code_only=True)
+            terms = self.code_losses(hq, logits, lq_feat)
+            total = terms["ce"] + terms["feat"]
+            self._generator_then_discriminator(total, None, hq, use_gan=False)
+            self.log_dict({f"train/{k}": v for k, v in terms.items()} | {"train/total": total}, prog_bar=True)
+            return
+        out, logits, lq_feat = self.net(to_signed(batch["lq"]), w=w, detach_16=True)
         terms = self.code_losses(hq, logits, lq_feat)
         recon = self._reconstruction(out, hq)
         last = self.net.fuse_convs_dict[self.net.connect_list[-1]].shift[-1].weight

@@ -106,7 +106,10 @@ class DifFaceMethod:
             if arch["image_size"] != ctx.size:
                 raise BFRBenchError(f"{where}: arch.image_size {arch['image_size']} != profile size {ctx.size}",
                                     fix="set arch.image_size to the profile's `size`")
-            module = PriorStage(arch, cfg["diffusion_steps"], cfg["optim"]["lr"], cfg["ema"]["decay"])
+            from bfrbench.training.schedules import check_schedule
+
+            schedule = check_schedule(cfg["optim"].get("schedule"), where)
+            module = PriorStage(arch, cfg["diffusion_steps"], cfg["optim"]["lr"], cfg["ema"]["decay"], schedule)
 
         def export(m) -> dict:
             net = m.net_ema if ctx.stage == "prior" else m.net

@@ -10,6 +10,7 @@ from bfrbench.archs.iddpm_unet import IDDPMUNet
 from bfrbench.archs.swinir import SwinIRUnshuffle
 from bfrbench.methods.difface.diffusion import GaussianDiffusion, linear_betas
 from bfrbench.training.ema import make_ema, update_ema
+from bfrbench.training.schedules import lightning_scheduler, max_steps_of
 
 
 def psnr01(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -45,7 +46,7 @@ class EstimatorStage(L.LightningModule):
 class PriorStage(L.LightningModule):
     """Unconditional iDDPM on HQ faces in [-1, 1]; uniform timesteps, hybrid loss, EMA (what is saved)."""
 
-    def __init__(self, arch: dict, diffusion_steps: int, lr: float, ema_decay: float):
+    def __init__(self, arch: dict, diffusion_steps: int, lr: float, ema_decay: float, schedule: dict | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.net = IDDPMUNet(**arch)
@@ -78,4 +79,6 @@ class PriorStage(L.LightningModule):
         self.log("val/mse", terms["mse"], sync_dist=True)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.net.parameters(), lr=self.hparams.lr)
+        opt = torch.optim.Adam(self.net.parameters(), lr=self.hparams.lr)
+        return {"optimizer": opt,
+                "lr_scheduler": lightning_scheduler(opt, self.hparams.schedule, max_steps_of(self))}
