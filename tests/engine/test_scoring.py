@@ -64,7 +64,7 @@ def test_outputs_match_direct_scoring(folders, tmp_path):
     assert entry["n"] == 6 and entry["direction"] == "higher is better" and entry["unit"] == "dB"
     assert entry["range"] == [0.0, "inf"] and "YCbCr" in entry["protocol"]
     assert on_disk["n_images"] == 6 and on_disk["gt_dir"] == str(gt_dir.resolve())
-    assert {"numpy", "cv2", "python", "bfrbench"} <= set(on_disk["versions"]) and "created" in on_disk
+    assert {"numpy", "cv2", "python", "bfrbench"} <= set(on_disk["versions"]) and "created" not in on_disk
     assert not (out / PARTIAL_CSV).exists() and not (out / PARTIAL_META).exists()
 
 
@@ -190,7 +190,7 @@ def test_resume_gives_the_same_output_as_one_run(folders, tmp_path, monkeypatch)
     assert (out / "per_image.csv").read_bytes() == (tmp_path / "whole/per_image.csv").read_bytes()
     whole = json.loads((tmp_path / "whole/summary.json").read_text())
     resumed = json.loads((out / "summary.json").read_text())
-    assert whole.pop("created") and resumed.pop("created")
+    assert "created" not in whole and "created" not in resumed
     assert resumed == whole
     assert not (out / PARTIAL_CSV).exists()
 
@@ -205,3 +205,14 @@ def test_partial_from_other_settings_is_not_reused(folders, tmp_path, monkeypatc
     assert float(read_csv(out / "per_image.csv")[1][1]) != 99.0
     run(pred_dir, gt_dir, tmp_path / "fresh", metrics=["psnr_rgb"], resume=False)
     assert (out / "per_image.csv").read_bytes() == (tmp_path / "fresh/per_image.csv").read_bytes()
+
+
+def test_summary_folders_are_relative_inside_the_working_directory(tmp_path, monkeypatch):
+    """A DVC score stage runs at the repository root: its summary.json holds no absolute path (the same bytes in
+    every clone); a folder outside the working directory stays absolute."""
+    from bfrbench.engine.score_summary import where
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results" / "m").mkdir(parents=True)
+    assert where("results/m") == "results/m" and where(tmp_path / "results" / "m") == "results/m"
+    assert where(tmp_path.parent) == str(tmp_path.parent.resolve())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import platform
-from datetime import datetime, timezone
 from pathlib import Path
 
 from bfrbench.metrics.registry import metric_names
@@ -34,14 +33,23 @@ def summary(pairs, rows, scorers, skipped, pred_dir, gt_dir, convert, expected_s
         metrics[name] = {"unavailable": reason}
     order = {name: i for i, name in enumerate(metric_names())}
     return {
-        "pred_dir": str(Path(pred_dir).resolve()),
-        "gt_dir": str(Path(gt_dir).resolve()) if gt_dir is not None else None,
+        "pred_dir": where(pred_dir),
+        "gt_dir": where(gt_dir) if gt_dir is not None else None,
         "n_images": len(pairs),
         "options": {"convert": bool(convert), "expected_size": expected_size},
         "metrics": dict(sorted(metrics.items(), key=lambda kv: order.get(kv[0], len(order)))),
         "versions": _versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    }  # no time stamp: DVC hashes this file (the score stage's MLflow run has the times)
+
+
+def where(folder) -> str:
+    """A folder as the summary records it: relative to the working directory when inside it (a DVC stage's outputs
+    then hold no absolute path, the same bytes in every clone), else absolute."""
+    path = Path(folder).resolve()
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def add_set_metrics(summary: dict, pairs, set_metrics: dict, stores: dict) -> None:
