@@ -7,9 +7,11 @@ export DVC_NO_ANALYTICS := 1
 
 .PHONY: repro test test-fast install clean-outputs
 
+# --no-cache-dir: the venv alone is ~7.6 GB, and pip would keep a second copy of the downloaded wheels (a CI run
+# failed with "No space left on device" while installing)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-cache-dir -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
