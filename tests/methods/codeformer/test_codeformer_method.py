@@ -21,7 +21,11 @@ CONFIGS = {
     "vqgan": {"weights": "suite", "arch": ARCH, "disc": {"ndf": 8, "n_layers": 2},
               "loss": {"lpips": 0.0, "adversarial_start": 1}, "data": DATA, "trainer": TRAINER},
     "transformer": {"weights": "suite", "data": DATA, "trainer": TRAINER},
-    "cft": {"weights": "suite", "loss": {"lpips": 0.0, "adversarial_start": 1}, "data": DATA, "trainer": TRAINER},
+    # phases: mild at w = 1.3, then a mild iteration at w = 0 with the GAN on (no trainable path to the image: it
+    # must train the code losses), then a large code-only iteration
+    "cft": {"weights": "suite", "loss": {"lpips": 0.0, "adversarial_start": 1}, "data": DATA, "trainer": TRAINER,
+            "phases": [{"until": 0.34, "w": 1.3, "mild_every": 1}, {"until": 0.67, "w": 0.0, "mild_every": 1},
+                       {"until": 1.0, "w": 1.3, "mild_every": 15}]},
 }
 
 

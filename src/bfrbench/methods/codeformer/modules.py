@@ -211,7 +211,10 @@ class CFTStage(CodePredictionStage):
         self.hq_vqgan.eval()
         hq = to_signed(batch["hq"])
         w, mild = phase_at(self.hparams.phases, self.global_step + 1, max_steps_of(self), self.hparams.w)
-        if not mild:  # a large degradation: the code losses only, no image losses, no discriminator step
+        # A mild iteration at w = 0 (the official 120000th) has no trainable path to the image (the fusion layers
+        # are off, the decoder is fixed): its image losses carry no gradient and the adaptive GAN weight cannot be
+        # computed, so it trains the code losses, as the iterations around it do.
+        if not mild or w == 0:  # a large degradation: the code losses only, no image losses, no discriminator step
             if "lq_b1" not in batch:
                 raise ConfigError("codeformer/cft: the phases need the large-degradation LQ of every sample",
                                   fix="keep data.lq_per_branch: true (and a two-branch preset, codeformer_stage3)")
