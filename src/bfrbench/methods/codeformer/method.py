@@ -95,11 +95,15 @@ class CodeFormerMethod:
         files = (ctx.models_dir / "vqgan" / "model.pt",)
         if ctx.stage == "transformer":
             return modules.CodePredictionStage(arch, stage1["state_dict"], cfg["optim"], loss, ema), arch, files
+        phases = check_phases(cfg["phases"], f"{self.name}/cft")
+        if any(p["mild_every"] != 1 or p["w"] == 0 for p in phases) and not cfg["data"]["lq_per_branch"]:
+            raise ConfigError(f"{self.name}/cft: phases train large degradations, but data.lq_per_branch is false",
+                              fix="keep data.lq_per_branch: true (and a two-branch preset, codeformer_stage3)")
         stage2 = load_stage_blob(ctx.models_dir, "transformer", self.name)
         module = modules.CFTStage(arch, stage1["state_dict"], stage2["state_dict"], load_disc_config(ctx.models_dir),
                                   stage1.get("discriminator"), cfg["optim"], loss, ema, loss["adversarial_start"],
                                   cfg["w"], cfg["scale_adaptive_gan_weight"],
-                                  check_phases(cfg["phases"], f"{self.name}/cft"))
+                                  phases)
         return module, arch, files + (ctx.models_dir / "transformer" / "model.pt",)
 
     def sampling_defaults(self) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from torch.nn import functional as F
 
 from bfrbench.archs.codeformer import CodeFormer
 from bfrbench.archs.vqgan import VQAutoEncoder, VQGANDiscriminator
-from bfrbench.errors import ConfigError
 from bfrbench.methods.codeformer.losses import (
     adaptive_weight,
     hinge_d_loss,
@@ -215,9 +214,6 @@ class CFTStage(CodePredictionStage):
         # are off, the decoder is fixed): its image losses carry no gradient and the adaptive GAN weight cannot be
         # computed, so it trains the code losses, as the iterations around it do.
         if not mild or w == 0:  # a large degradation: the code losses only, no image losses, no discriminator step
-            if "lq_b1" not in batch:
-                raise ConfigError("codeformer/cft: the phases need the large-degradation LQ of every sample",
-                                  fix="keep data.lq_per_branch: true (and a two-branch preset, codeformer_stage3)")
             logits, lq_feat = self.net(to_signed(batch["lq_b1"]), w=0, code_only=True)
             terms = self.code_losses(hq, logits, lq_feat)
             total = terms["ce"] + terms["feat"]
