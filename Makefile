@@ -22,7 +22,7 @@ repro: $(STAMP)
 
 # Everything, the slow end-to-end and DDP tests included (CI runs this).
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "slow or not slow"
+	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "slow or not slow" --durations=30
 
 # The fast tier only.
 test-fast: $(STAMP)

@@ -176,13 +176,14 @@ def cmd_restore(args) -> int:
         overwrite=args.overwrite, convert=args.convert_images, size=(params or {}).get("size"),
         progress=not args.no_progress, profile=(params or {}).get("profile", "adhoc"), testset=args.testset,
         sampling=_sampling(params, args.method), work=work, restart=args.restart,
+        speed_file=paths.speed_file(args.method, args.testset) if args.lq is None and not args.out else None,
     )
     if meta is None:  # another rank: rank 0 writes and reports
         return 0
     per_image = meta["seconds_per_image"]
     speed = f"{per_image:.3f} s/face per device, " if per_image is not None else ""
     _say(f"wrote {meta['images']} restored faces to {out}/ ({meta['images_restored']} restored now, {speed}"
-         f"NFE {meta['nfe']:g}; speed figures in {out}.restore.json)")
+         f"NFE {meta['nfe']:g}; speed figures in {meta['speed_file']})")
     return 0
 
 
@@ -336,7 +337,10 @@ def cmd_report(args) -> int:
     with stage_run("report", params["profile"], logged) as run:
         written = build_report(params, Path(args.out), progress=not args.no_progress)
         run.log_artifact(Path(args.out))
-    _say(f"wrote the leaderboard to {written['markdown']} and {written['html']}")
+        if written["speed"]:
+            run.log_artifact(written["speed"])
+    speed = f"; restore speed (measured, not reproducible) to {written['speed']}" if written["speed"] else ""
+    _say(f"wrote the leaderboard to {written['markdown']} and {written['html']}{speed}")
     return 0
 
 

@@ -11,6 +11,7 @@ RESULTS = Path("results")
 SCORES = Path("scores")
 REPORTS = Path("reports")
 CHECKPOINTS = Path("checkpoints")  # resumable work folders (training, restore), outside DVC's outputs
+SPEED = Path("speed")  # measured timings (restore speed files, the speed table): nothing DVC hashes, they vary by run
 
 
 def testset_dir(name: str) -> Path:
@@ -23,6 +24,11 @@ def model_dir(method: str) -> Path:
 
 def result_dir(method: str, testset: str) -> Path:
     return RESULTS / method / testset
+
+
+def speed_file(method: str, testset: str) -> Path:
+    """A pipeline restore's speed figures: outside `results/` (which the report stage hashes as a dependency)."""
+    return SPEED / method / f"{testset}.json"
 
 
 def restore_work_dir(method: str, testset: str) -> Path:

@@ -85,6 +85,23 @@ def test_a_work_folder_of_another_run_is_refused_then_discarded_with_restart(lq,
     assert (tmp_path / "out" / "f0.png").read_bytes() == (lq / "f0.png").read_bytes()
 
 
+def test_a_partial_restore_with_another_batch_size_is_refused(lq, tmp_path, monkeypatch):
+    """The batch size is part of a restore's identity: CPU kernels may block another batch size differently, so images
+    restored in batches of 3 are not mixed with images restored in batches of 2."""
+    def crash(self, item, restored):
+        raise KeyboardInterrupt
+
+    real_write = restore_job.RestoreJob.write
+    monkeypatch.setattr(restore_job.RestoreJob, "write", lambda self, item, r: real_write(self, item, r) or crash(
+        self, item, r))
+    work = tmp_path / "work"
+    with pytest.raises(KeyboardInterrupt):
+        run_restore("lq", lq, tmp_path / "out", tmp_path / "models", batch_size=3, progress=False, work=work)
+    with pytest.raises(ConfigError, match="differs in: batch_size"):
+        run_restore("lq", lq, tmp_path / "out", tmp_path / "models", batch_size=2, progress=False, work=work)
+    assert len(list((work / "images").glob("*.png"))) == 3 and not (tmp_path / "out").exists()
+
+
 def test_an_existing_output_needs_overwrite(lq, tmp_path, capsys):
     assert _restore(lq, tmp_path / "out") == 0
     assert _restore(lq, tmp_path / "out") == 2 and "--overwrite" in capsys.readouterr().err

@@ -7,11 +7,14 @@ The work folder (`checkpoints/restore/METHOD/TESTSET/` in the pipeline) holds:
 - `images/<stem>.png`: one file per restored image, written atomically by the one rank that owns its batch;
 - `timing/<attempt>-r<rank>.json`: each rank's speed record (bfrbench.engine.restore_speed).
 
-Why the output is the same bytes whatever the number of processes, the batch size and the interruptions: every
-image's noise comes from its own generator seeded by (the method's seed, the image) (`methods.common.image_seed`:
-keyed by the image's bytes, so by the image whatever its name or position), and an image is always restored in the
-same fixed batch (`engine.sharded.global_batches`); after a kill, a batch with any image missing is restored again
-whole; on CPU every process runs the same number of torch threads (`engine.devices.CPU_THREADS`). Rank 0 alone
+Why the output is the same bytes whatever the number of processes and the interruptions: every image's noise comes
+from its own generator seeded by (the method's seed, the image) (`methods.common.image_seed`: keyed by the image's
+bytes, so by the image whatever its name or position), and an image is always restored in the same fixed batch
+(`engine.sharded.global_batches`); after a kill, a batch with any image missing is restored again whole; on CPU every
+process runs the same number of torch threads (`engine.devices.CPU_THREADS`). The batch size is part of a restore's
+identity (in key.json, and a tracked DVC param): CPU kernels may block a batch of 3 differently from a batch of 4,
+and a sampler grows that last bit into a pixel (a CI run on another x86 CPU: 1 of 12 tiny-DifFace images differed
+between batch 3 and batch 4; on the AMD EPYC that wrote the test, none did). Rank 0 alone
 builds the output folder (atomically: a temporary folder renamed into place, files hard-linked from the work folder)
 and the metadata file, then removes the work folder.
 
@@ -60,6 +63,7 @@ class RestoreJob:
     size: int | None = None
     overwrite: bool = False
     restart: bool = False
+    speed_file: Path | None = None  # where the speed figures go (default: `<out>.restore.json`)
     attempt: str = field(default_factory=_attempt_id)  # shared with every rank through the plan
 
     # --- identity -----------------------------------------------------------------------------------------------
@@ -86,6 +90,7 @@ class RestoreJob:
             "lq": files_digest((p.name, p) for _, p in self.stems),
             "convert": bool(self.convert),
             "size": self.size,
+            "batch_size": self.batch_size,  # kernels may block another batch size differently (docstring)
             "accelerator": self.devices.accelerator,  # GPU and CPU kernels may differ in the last bit
             "cpu_threads": CPU_THREADS if self.devices.accelerator == "cpu" else None,  # so may thread counts
             "code": code_digest(),
@@ -112,6 +117,12 @@ class RestoreJob:
                 "its images cannot be mixed into this one",
                 fix=f"delete it (rm -rf {self.work}) or pass --restart to discard it; to finish that run instead, "
                 "run it again with its own method, models, settings and inputs")
+
+    @property
+    def speed_path(self) -> Path:
+        from bfrbench.engine.restore_speed import meta_path
+
+        return Path(self.speed_file) if self.speed_file else meta_path(self.out)
 
     # --- ShardedJob ---------------------------------------------------------------------------------------------
 
@@ -166,7 +177,7 @@ class RestoreJob:
         self.recorder.add(len(item), time.perf_counter() - self._started, time.process_time() - self._cpu_started)
 
     def finish(self, seconds: float) -> dict[str, Any]:
-        from bfrbench.engine.restore_speed import meta_path, summarize
+        from bfrbench.engine.restore_speed import summarize
         from bfrbench.io.atomic import atomic_dir, write_text_atomic
 
         images = self.work / IMAGES
@@ -179,8 +190,9 @@ class RestoreJob:
         meta = {"method": self.method, "lq_dir": str(self.lq_dir), "out": str(self.out),
                 **summarize(self.work / TIMING, self.attempt, len(self.stems), seconds),
                 "accelerator": self.devices.accelerator, "devices": self.devices.devices,
-                "num_nodes": self.devices.num_nodes, "batch_size": self.batch_size}
-        write_text_atomic(meta_path(self.out), json.dumps(meta, indent=2) + "\n")
+                "num_nodes": self.devices.num_nodes, "batch_size": self.batch_size,
+                "speed_file": str(self.speed_path)}
+        write_text_atomic(self.speed_path, json.dumps(meta, indent=2) + "\n")
         shutil.rmtree(self.work, ignore_errors=True)
         return meta
 

@@ -1,9 +1,10 @@
 """Speed figures of a restore: images, seconds per image, network evaluations per image (NFE), peak memory.
 
 Each rank keeps a small record in the work folder (`timing/<attempt>-r<rank>.json`, rewritten after every batch, so a
-killed attempt keeps what it did) and rank 0 sums them into the restore's metadata file, `<out>.restore.json` beside
-the output folder: outside the folder DVC hashes, so the timing of a run never changes the restored images' hash
-(dvc.yaml lists it as an output with `cache: false`). The report reads it for its s/img and NFE columns.
+killed attempt keeps what it did) and rank 0 sums them into the restore's speed file: `<out>.restore.json` beside the
+output folder, or in the pipeline `speed/METHOD/TESTSET.json` (bfrbench.paths.speed_file). Timings differ from run to
+run, so nothing DVC hashes holds them: not the restored folder, not `results/` (a dependency of the report stage),
+not `reports/` (the report puts s/img in `speed/speed.md`, bfrbench.report.speed).
 
 - `seconds_per_image`: seconds spent restoring (reading, the method, encoding, writing), summed over every rank and
   every attempt, divided by the images they restored: device-seconds per image, comparable whatever the number of
@@ -40,8 +41,8 @@ def meta_path(out: Path) -> Path:
     return out.with_name(out.name + META_SUFFIX)
 
 
-def read_meta(out: Path) -> dict[str, Any]:
-    path = meta_path(out)
+def read_meta(path: Path) -> dict[str, Any]:
+    """A speed file's figures; {} when it is missing or unreadable."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

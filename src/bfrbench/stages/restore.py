@@ -2,7 +2,7 @@
 
 One process or many (`devices`, bfrbench.engine.devices); the work is sharded by fixed batches of stems, resumable,
 and the output bytes do not depend on how it was split (bfrbench.engine.restore_job). Rank 0 alone writes the output
-folder, its metadata file `<out>.restore.json` (speed figures) and the MLflow run.
+folder, its speed file (`speed_file`, default `<out>.restore.json`; not hashed by DVC) and the MLflow run.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, bat
                 devices: DeviceConfig | None = None, overwrite: bool = False, convert: bool = False,
                 size: int | None = None, progress: bool = True, profile: str = "adhoc", testset: str | None = None,
                 sampling: dict[str, Any] | None = None, work: Path | None = None,
-                restart: bool = False) -> dict[str, Any] | None:
+                restart: bool = False, speed_file: Path | None = None) -> dict[str, Any] | None:
     """`sampling`: the method's restore-time settings (params.yaml `sampling.<method>`), over its defaults.
     `work`: the resumable work folder (default: a hidden sibling of `out`). Returns the restore's metadata on rank 0,
     None on the other ranks."""
     from bfrbench.config import merge_known
     from bfrbench.engine.restore_job import RestoreJob
-    from bfrbench.engine.restore_speed import meta_path
     from bfrbench.engine.runner import run_job
     from bfrbench.methods.registry import get_method
     from bfrbench.tracking import stage_run
@@ -34,7 +33,8 @@ def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, bat
     out = Path(out)
     job = RestoreJob(method_name, Path(lq_dir), out, Path(models_dir),
                      Path(work) if work else out.with_name(f".{out.name}.restore-work"), settings, devices,
-                     batch_size=batch_size, convert=convert, size=size, overwrite=overwrite, restart=restart)
+                     batch_size=batch_size, convert=convert, size=size, overwrite=overwrite, restart=restart,
+                     speed_file=Path(speed_file) if speed_file else None)
     job.check()  # before the MLflow run and before any process starts: a clear error, nothing written
     logged = {"method": method_name, "lq_dir": str(lq_dir), "batch_size": batch_size, "sampling": settings,
               "accelerator": devices.accelerator, "devices": devices.devices, "num_nodes": devices.num_nodes,
@@ -43,5 +43,5 @@ def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, bat
         meta = run_job(job, devices, progress, desc=f"restore {method_name}")
         if meta is not None:
             run.log_metrics({k: v for k, v in meta.items() if k not in ("devices", "num_nodes", "batch_size")})
-            run.log_artifact(meta_path(out))
+            run.log_artifact(job.speed_path)
     return meta
