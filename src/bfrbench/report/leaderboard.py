@@ -31,6 +31,17 @@ def _method_source(method: str, models_root: Path) -> str:
     return "; ".join(sources) or "no model card found"
 
 
+def _restore_line(method: str, params: Mapping[str, Any]) -> str:
+    """The method's restore settings as the profile sets them (over the method's defaults) and its behaviour line
+    (randomness, what its settings change; bfrbench.methods.registry)."""
+    from bfrbench.methods.registry import METHODS
+
+    settings = (params.get("sampling") or {}).get(method) or {}
+    given = ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) if settings else "the method's defaults"
+    behaviour = METHODS[method].behaviour if method in METHODS else "?"
+    return f"{given} (params.yaml sampling.{method}); {behaviour}"
+
+
 def collect(params: Mapping[str, Any], scores_root: Path = paths.SCORES) -> dict[str, Any]:
     """Read every (method, test set) summary; missing summaries are reported, not skipped silently."""
     from bfrbench.metrics.registry import METRICS
@@ -214,8 +225,10 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
     for method in params["methods"]:
         desc = METHODS[method].description if method in METHODS else "?"
         src = _method_source(method, paths.MODELS)
-        md.append(f"- **{method}**: {desc}. Weights: {src}.")
-        meth_html.append(f"<li><b>{html.escape(method)}</b>: {html.escape(desc)}. Weights: {html.escape(src)}.</li>")
+        restore = _restore_line(method, params)
+        md.append(f"- **{method}**: {desc}. Weights: {src}. Restore: {restore}.")
+        meth_html.append(f"<li><b>{html.escape(method)}</b>: {html.escape(desc)}. Weights: {html.escape(src)}. "
+                         f"Restore: {html.escape(restore)}.</li>")
     md.append("")
     md_path = write_text_atomic(out_dir / "leaderboard.md", "\n".join(md))
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"

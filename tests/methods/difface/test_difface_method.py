@@ -47,7 +47,14 @@ def test_stages_train_and_restore_deterministically(tiny_faces, tmp_path):
     assert a.shape == lq.shape and a.dtype == np.uint8
     b = get_method("difface").load(tmp_path / "models" / "difface", sampling=SAMPLING).restore(lq)
     assert np.array_equal(a, b), "same seed and inputs -> bit-identical outputs"
-    assert np.array_equal(restorer.restore(lq[1:2]), a[1:2]), "an image's result does not depend on its batch"
+    # An image's noise does not depend on its batch; its float results may, in the last bits (CPU kernels block per
+    # batch size: a CI run on another x86 CPU restored one tiny-DifFace image differently at batch 3 than at batch 4),
+    # which uint8 rounding turns into rare 1-level flips. Batch-dependent noise would change most values.
+    d = np.abs(restorer.restore(lq[1:2]).astype(int) - a[1:2].astype(int))
+    assert d.max() <= 1 and (d > 0).mean() < 0.005, (d.max(), (d > 0).mean())
+    restorer.seed += 1  # another seed draws other noise: most values change
+    other = np.abs(restorer.restore(lq).astype(int) - a.astype(int))
+    assert (other > 0).mean() > 0.5, (other > 0).mean()
 
 
 def test_sampler_settings_are_restore_time_and_checked(tiny_faces, tmp_path):

@@ -27,6 +27,8 @@ def test_sampler_is_deterministic_and_independent_of_the_batch():
     # would mean batch-dependent noise.
     diff = np.abs(a[1:2].astype(int) - c.astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 0.005
+    reseeded = FlipNetRunner(runner.model, DDIMFlipSampler(SCHEDULE, steps=3), seed=6, device="cpu").restore(x)
+    assert (np.abs(reseeded.astype(int) - a.astype(int)) > 0).mean() > 0.5, "another seed draws other noise"
     d = runner.degrade(x)
     assert d.shape == x.shape and not np.array_equal(d, a)  # the other mode gives another output
     assert not np.array_equal(runner.degrade(x, variant=1), d)  # variants draw their own noise
