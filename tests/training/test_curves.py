@@ -129,3 +129,13 @@ def test_smoke_unet_l1_matches_its_reference(tmp_path):
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "curve check: PASS" in proc.stdout
+
+
+def test_config_digest_ignores_null_defaults_only():
+    from bfrbench.training.curves import config_digest
+
+    base = {"data": {"batch_size": 4, "flip": True}, "optim": {"lr": 1e-4}}
+    assert config_digest({**base, "data": {**base["data"], "new_option": None}}) == config_digest(base)
+    assert config_digest({**base, "data": {**base["data"], "new_option": "set"}}) != config_digest(base)
+    assert config_digest({**base, "data": {**base["data"], "flip": None}}) != config_digest(base)
+    assert config_digest({**base, "optim": {"lr": 2e-4}}) != config_digest(base)

@@ -65,8 +65,19 @@ def curve_document(state: Mapping[str, Any]) -> dict[str, Any]:
     return {"every": int(state.get("every", 1)), "points": points}
 
 
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def config_digest(config: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """The digest a reference curve is keyed by. Keys whose value is null are left out: a new optional setting added
+    to the defaults as null (off) changes no run, so it must not orphan every recorded reference; setting it to a
+    value, or a value to null, does change the digest."""
+    return hashlib.sha256(json.dumps(_without_nulls(config), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def reference_path(config_file: str | Path) -> Path:
