@@ -84,4 +84,5 @@ def test_paper_profile_every_stage_two_processes(tmp_path):
                 stage["configured"]["batch_size"] == 1
     diffusion = next(s for s in doc["stages"] if s["key"] == "flipnet-diffusion")
     assert diffusion["random_weights"] and diffusion["measured"]["parameters"] > 900_000_000  # SD 2.1 base UNet+VAE
+    assert any("real degradation pairs absent" in n for n in diffusion["notes"]), "the stand-in is named"
     assert "random weights" in done.stdout and "--size" in done.stdout

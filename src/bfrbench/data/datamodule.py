@@ -163,6 +163,10 @@ DATA_DEFAULTS: dict[str, Any] = {
     # every sample degraded once per preset branch (lq = branch 0, lq_b1 = branch 1, ...) instead of one branch
     # drawn per sample: CodeFormer stage III picks mild or large per iteration, as its official trainer
     "lq_per_branch": False,
+    # real degraded/clean pairs of non-face sets (FLIPNET's Degradation mode): a list of {name, kind, root} read by
+    # bfrbench.data.real_pairs, served as a second loader; null = none. Crops are `size` px.
+    "real_pairs": None,
+    "real_pairs_batch_size": None,  # the real-pair loader's batch (null: batch_size)
 }
 
 
@@ -178,7 +182,8 @@ class BFRDataModule(L.LightningDataModule):
         d = merge_known(DATA_DEFAULTS, data, where)
         return cls(faces_dir, size, d["degradation"], seed, d["batch_size"], d["num_workers"], d["val_count"],
                    d["flip"], d["worker_start"], real_lq=d["real_lq"], fast_blur=d["fast_blur"],
-                   extra_pairs=d["extra_pairs"], lq_per_branch=d["lq_per_branch"])
+                   extra_pairs=d["extra_pairs"], lq_per_branch=d["lq_per_branch"], real_pairs=d["real_pairs"],
+                   real_pairs_batch_size=d["real_pairs_batch_size"])
 
     def __init__(
         self,
@@ -195,6 +200,8 @@ class BFRDataModule(L.LightningDataModule):
         fast_blur: bool = True,
         extra_pairs: str | None = None,
         lq_per_branch: bool = False,
+        real_pairs: list[dict[str, Any]] | None = None,
+        real_pairs_batch_size: int | None = None,
     ) -> None:
         super().__init__()
         if worker_start not in ("spawn", "forkserver", "fork"):
@@ -206,6 +213,11 @@ class BFRDataModule(L.LightningDataModule):
         self.fast_blur = fast_blur
         self.extra_pairs = extra_pairs  # a folder of offline (lq/, hq/) pairs added to the online draws ("+O/F")
         self.lq_per_branch = lq_per_branch
+        self.real_pairs = [dict(s) for s in real_pairs] if real_pairs else None
+        self.real_pairs_batch_size = int(real_pairs_batch_size or batch_size)
+        if real_pairs is not None and not isinstance(real_pairs, list):
+            raise BFRBenchError(f"data.real_pairs: {real_pairs!r}",
+                                fix="a list of {name, kind, root} sets (docs/datasets.md, real degradation pairs)")
         if lq_per_branch and extra_pairs:
             raise BFRBenchError("data.lq_per_branch and data.extra_pairs together", fix="use one of them")
         self.faces_dir = Path(faces_dir)
@@ -216,7 +228,8 @@ class BFRDataModule(L.LightningDataModule):
                                    "batch_size": batch_size, "num_workers": num_workers, "val_count": val_count,
                                    "flip": flip, "worker_start": worker_start,
                                    "real_lq": real_lq, "fast_blur": fast_blur, "extra_pairs": extra_pairs,
-                                   "lq_per_branch": lq_per_branch})
+                                   "lq_per_branch": lq_per_branch, "real_pairs": self.real_pairs,
+                                   "real_pairs_batch_size": real_pairs_batch_size})
 
     def setup(self, stage: str | None = None) -> None:
         from bfrbench.data.faces import face_paths
@@ -241,6 +254,17 @@ class BFRDataModule(L.LightningDataModule):
             if not refs:
                 raise BFRBenchError(f"real_lq {self.real_lq!r}: no faces found", fix="check the folder or split name")
             self.real_lq_set = RealLQFaces(refs, self.size, self.seed, flip=self.flip)
+        self.real_pairs_set = None
+        if self.real_pairs:
+            from bfrbench.data.real_pairs import RealPairs
+
+            missing = [str(s.get("root")) for s in self.real_pairs if isinstance(s, dict) and s.get("root")
+                       and not Path(s["root"]).is_dir()]
+            if missing:  # every missing folder at once, before reading any
+                raise BFRBenchError(f"data.real_pairs: {len(missing)} folder(s) missing: {', '.join(missing)}",
+                                    fix="download the real pair sets (docs/datasets.md, real degradation pairs) "
+                                        "or remove them from data.real_pairs")
+            self.real_pairs_set = RealPairs(self.real_pairs, self.size, self.seed, flip=self.flip)
 
     def _position(self) -> tuple[int, int]:
         """(training batches consumed so far, batches per epoch), for ResumableLoader's checkpoint state."""
@@ -249,26 +273,33 @@ class BFRDataModule(L.LightningDataModule):
             return 0, 1
         return trainer.fit_loop.epoch_loop.batch_progress.total.processed, int(trainer.num_training_batches)
 
-    def _loader(self, dataset: Dataset, seed_offset: int = 0) -> DataLoader:
+    def _loader(self, dataset: Dataset, seed_offset: int = 0, batch_size: int | None = None) -> DataLoader:
         return ResumableLoader(
             dataset,
             position=self._position,
             generator=self._loader_generator(),
-            batch_size=self.batch_size,
+            batch_size=batch_size or self.batch_size,
             sampler=EpochIndexSampler(len(dataset), self.seed + seed_offset),
             num_workers=self.num_workers,
             worker_init_fn=_worker_init,
-            drop_last=len(dataset) >= self.batch_size,
+            drop_last=len(dataset) >= (batch_size or self.batch_size),
             persistent_workers=self.num_workers > 0,
             multiprocessing_context=self.worker_start if self.num_workers > 0 else None,
         )
 
     def train_dataloader(self):
-        """Paired (LQ, HQ) batches; with `real_lq` set, a dict {"paired": ..., "real_lq": ...} of loaders."""
+        """Paired (LQ, HQ) batches; with `real_lq` or `real_pairs` set, a dict {"paired": ..., "real_lq": ...,
+        "real_pairs": ...} of loaders (Lightning cycles the shorter ones)."""
         paired = self._loader(self.train_set)
-        if self.real_lq_set is None:
+        if self.real_lq_set is None and self.real_pairs_set is None:
             return paired
-        return {"paired": paired, "real_lq": self._loader(self.real_lq_set, seed_offset=1)}
+        loaders = {"paired": paired}
+        if self.real_lq_set is not None:
+            loaders["real_lq"] = self._loader(self.real_lq_set, seed_offset=1)
+        if self.real_pairs_set is not None:
+            loaders["real_pairs"] = self._loader(self.real_pairs_set, seed_offset=2,
+                                                 batch_size=self.real_pairs_batch_size)
+        return loaders
 
     def _loader_generator(self) -> torch.Generator:
         """Each loader's own generator. Why: creating a DataLoader iterator draws a seed from the generator it is

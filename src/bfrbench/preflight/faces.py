@@ -117,15 +117,17 @@ def prepare_faces(out: Path, data: str | None, size: int, env: Mapping[str, str]
     return [f"faces: {what}{resized}; not the profile's data set, so no number here is a result"]
 
 
-def make_lq_set(out: Path, params: Mapping[str, Any], size: int, count: int = 2) -> tuple[Path, list[str]]:
+def make_lq_set(out: Path, params: Mapping[str, Any], size: int, count: int = 2,
+                dst: Path | None = None) -> tuple[Path, list[str]]:
     """`count` test faces degraded with the profile's first synthetic test set's degradation (else CodeFormer's
-    stage-II preset, which the paper's CelebA-Test pairs follow): out/artifacts/lq_set/{lq,hq}."""
+    stage-II preset, which the paper's CelebA-Test pairs follow): `dst`/{lq,hq}, by default out/artifacts/lq_set.
+    Also the stand-in for absent real degradation pairs (bfrbench.methods.flipnet.preflight)."""
     from bfrbench.stages.testsets import make_testset
 
     spec = next((s for s in params["testsets"].values() if s.get("kind") == "synthetic"), None)
     degradation, named = ((spec["degradation"], "the profile's synthetic test set's degradation")
                           if spec else ({"preset": "codeformer_stage2"}, "preset codeformer_stage2"))
-    dst = out / "artifacts" / "lq_set"
+    dst = dst or out / "artifacts" / "lq_set"
     make_testset("preflight", {"kind": "synthetic", "source_split": "test", "degradation": degradation,
                                "limit": count}, {"seed": params["seed"], "size": size}, out / "artifacts" / "faces",
                  dst, overwrite=True, progress=False)

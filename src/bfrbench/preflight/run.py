@@ -25,7 +25,7 @@ from bfrbench.preflight.plan import TRAIN_OF, Options, StageRun, StageSpec
 
 WORK_MARKER = ".bfrbench-preflight"
 OWNED = ("checkpoints", "models", "probes", "logs", "results", "scores", "configs", "artifacts/degraded",
-         "artifacts/lq_set")
+         "artifacts/lq_set", "artifacts/real_pairs_standin")
 
 
 def _say(msg: str) -> None:
@@ -254,6 +254,8 @@ def run_preflight(args) -> int:
     _write_yaml(out / "params.yaml", pf_params)
     _, lq_notes = make_lq_set(out, pf_params, size)
     notes.extend(lq_notes)
+    if any("real_pairs_standin" in repr(run.config) for run in runs):  # a stage's real pairs are absent (its note)
+        make_lq_set(out, pf_params, size, count=4, dst=out / "artifacts" / "real_pairs_standin")
     results: dict[str, dict[str, Any]] = {}
     for run in runs:
         failed = _failed_upstream(run.spec, stages, results)

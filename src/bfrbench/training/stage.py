@@ -184,6 +184,9 @@ def _train(method, ctx, cfg: dict[str, Any], plan: TrainPlan, where: str) -> dic
     from bfrbench.training.trainer import final_checkpoint, fit, trainer_config
 
     tcfg = trainer_config(cfg.get("trainer") or {}, f"{where}.trainer")
+    if (cfg.get("data") or {}).get("real_pairs") and not getattr(plan.module, "uses_real_pairs", False):
+        raise ConfigError(f"{where}: data.real_pairs is set, but this stage does not train on real degradation pairs",
+                          fix="remove data.real_pairs (FLIPNET's diffusion stage reads them)")
     dm = stage_datamodule(ctx, plan.size)
     work = resume_dir(ctx, cfg, plan)
     # extras["callbacks"]: e.g. the preflight probe (bfrbench.preflight.probe), which measures and may stop the run

@@ -42,7 +42,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "lora": {"rank": 64, "alpha": 64},
         "boosthub": {"phi": 1.0},
         "adapter": {"hidden": 1024},
-        "loss": {"p_degrade": 0.5, "x0_mse": 1.0, "x0_perceptual": 0.1},
+        # p_degrade: naive pairs only; with data.real_pairs it is null and p_naive_in_degrade (null = 0) is the share
+        # of faces also trained in Degradation mode (bfrbench.methods.flipnet.diffusion_module)
+        "loss": {"p_degrade": 0.5, "p_naive_in_degrade": None, "x0_mse": 1.0, "x0_perceptual": 0.1},
         "perceptual": PERCEPTUAL,
         "optim": {"lr": 1e-4, "weight_decay": 0.0},
         "data": DATA,

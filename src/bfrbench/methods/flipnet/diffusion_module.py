@@ -1,9 +1,13 @@
 """The LightningModule of FLIPNET's diffusion stage: both modes in every batch, one set of weights.
 
-Per sample, a mode is drawn (degrade with probability `p_degrade`); the target latent is noised at a uniform
-timestep and the UNet predicts the noise (L_ldm). Restoration-mode samples add MSE + perceptual on the decoded x0
-prediction against the HQ face; degradation-mode samples use L_ldm only (a secondary source, see "Losses" in
-docs/methods/flipnet.md)."""
+Naive pairs only (`data.real_pairs` null): per sample, a mode is drawn (degrade with probability `p_degrade`).
+With real pairs (the paper's setting): the face batch trains the Restoration mode (each face in Degradation mode with
+probability `p_naive_in_degrade`, null = 0) and the real-pair batch (bfrbench.data.real_pairs: Dense-Haze, LOL, SIDD,
+RealBlur) trains the Degradation mode; `p_degrade` must then be null, the share being the real batch's. Either way the
+target latent is noised at a uniform timestep and the UNet predicts the noise (L_ldm). Restoration-mode samples add
+MSE + perceptual on the decoded x0 prediction against the HQ face; degradation-mode samples use L_ldm only (a
+secondary source, see "Losses" in docs/methods/flipnet.md). How many pairs of each real set were seen is logged
+(`train/real_pairs_seen/NAME`, summed over processes, kept in checkpoints) and lands in the card's final_metrics."""
 
 from __future__ import annotations
 
@@ -13,11 +17,14 @@ import lightning as L
 import torch
 from torch.nn import functional as F
 
+from bfrbench.errors import ConfigError
 from bfrbench.methods.flipnet.adapter import MODES
 from bfrbench.methods.flipnet.model import roles
 
 
 class FlipNetDiffusionModule(L.LightningModule):
+    uses_real_pairs = True  # the stage runner refuses data.real_pairs for a module without this
+
     def __init__(self, model, schedule: dict[str, Any], loss: dict[str, Any], optim: dict[str, Any], perceptual=None):
         super().__init__()
         from diffusers import DDPMScheduler
@@ -27,6 +34,7 @@ class FlipNetDiffusionModule(L.LightningModule):
         self.loss_cfg, self.optim_cfg = dict(loss), dict(optim)
         self.perceptual = perceptual
         self.register_buffer("alphas_cumprod", self.noise_scheduler.alphas_cumprod.clone().float(), persistent=False)
+        self.real_pairs_seen: list[int] | None = None  # per real set, over all processes (see the docstring)
 
     def losses(self, hq: torch.Tensor, lq: torch.Tensor, mode: torch.Tensor, noise: torch.Tensor,
                t: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -68,11 +76,47 @@ class FlipNetDiffusionModule(L.LightningModule):
         return (int(vae.config.latent_channels), r, r)
 
     def training_step(self, batch, batch_idx):
+        if "paired" in batch:  # the DataModule's dict of loaders: faces + real pairs
+            if "real_pairs" not in batch:
+                raise ConfigError("flipnet/diffusion: the data module gave no real pairs with its face batches",
+                                  fix="set data.real_pairs, or remove data.real_lq (unused by this stage)")
+            return self._real_pairs_step(batch["paired"], batch["real_pairs"])
         mode, noise, t = self._draw(batch["hq"].shape[0], self.latent_shape())
         out = self.losses(batch["hq"], batch["lq"], mode, noise, t)
         for k, v in out.items():
             self.log(f"train/{k}", v, prog_bar=k == "loss")
         return out["loss"]
+
+    def _real_pairs_step(self, faces: dict, real: dict):
+        b, r, dev = faces["hq"].shape[0], real["hq"].shape[0], self.device
+        p_naive = self.loss_cfg.get("p_naive_in_degrade") or 0.0
+        naive_mode = (torch.rand(b, device=dev) < p_naive).long() * MODES["degrade"]
+        mode = torch.cat([naive_mode, torch.full((r,), MODES["degrade"], dtype=torch.long, device=dev)])
+        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (b + r,), device=dev)
+        noise = torch.randn((b + r, *self.latent_shape()), device=dev)
+        out = self.losses(torch.cat([faces["hq"], real["hq"]]), torch.cat([faces["lq"], real["lq"]]), mode, noise, t)
+        for k, v in out.items():
+            self.log(f"train/{k}", v, prog_bar=k == "loss")
+        self._count_real_pairs(real["set"])
+        return out["loss"]
+
+    def _count_real_pairs(self, sets: torch.Tensor) -> None:
+        names = self.trainer.datamodule.real_pairs_set.set_names
+        if self.real_pairs_seen is None:
+            self.real_pairs_seen = [0] * len(names)
+        counts = torch.bincount(sets.to(self.device).long(), minlength=len(names)).float()
+        counts = self.trainer.strategy.reduce(counts, reduce_op="sum")  # every process's pairs, the same on each
+        for i, name in enumerate(names):
+            self.real_pairs_seen[i] += int(counts[i].item())
+            self.log(f"train/real_pairs_seen/{name}", float(self.real_pairs_seen[i]))
+
+    def on_save_checkpoint(self, checkpoint) -> None:
+        if self.real_pairs_seen is not None:
+            checkpoint["real_pairs_seen"] = list(self.real_pairs_seen)
+
+    def on_load_checkpoint(self, checkpoint) -> None:
+        if checkpoint.get("real_pairs_seen") is not None:
+            self.real_pairs_seen = [int(n) for n in checkpoint["real_pairs_seen"]]
 
     def validation_step(self, batch, batch_idx):
         b = batch["hq"].shape[0]

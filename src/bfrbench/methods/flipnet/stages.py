@@ -60,12 +60,42 @@ def load_embedding(models_dir: Path):
     return emb.eval(), int(c["resolution"])
 
 
+def check_degradation_data(cfg: dict[str, Any]) -> None:
+    """Which data trains the Degradation mode: naive pairs (`loss.p_degrade`) or real pairs (`data.real_pairs`, then
+    `p_degrade` null and optionally `p_naive_in_degrade`); a setting the chosen one would not read is an error."""
+    real, loss = cfg["data"].get("real_pairs"), cfg["loss"]
+    p, q = loss["p_degrade"], loss.get("p_naive_in_degrade")
+    if real:
+        missing = [str(s.get("root")) for s in real if isinstance(s, dict) and not Path(str(s.get("root"))).is_dir()]
+        if missing:  # before any network is built: every absent folder at once
+            raise ConfigError(f"flipnet/diffusion: data.real_pairs: {len(missing)} folder(s) missing: "
+                              f"{', '.join(missing)}",
+                              fix="download them (docs/datasets.md, real degradation pairs), or run `bfrbench "
+                                  "preflight`, which stands in for absent sets")
+        if p is not None:
+            raise ConfigError("flipnet/diffusion: loss.p_degrade is set together with data.real_pairs",
+                              fix="with real pairs the real-pair batch trains the Degradation mode (its share is "
+                                  "data.real_pairs_batch_size of the step): set loss.p_degrade: null")
+        if q is not None and not 0.0 <= float(q) <= 1.0:
+            raise ConfigError(f"flipnet/diffusion: loss.p_naive_in_degrade {q}", fix="a probability in [0, 1]")
+        return
+    if q is not None:
+        raise ConfigError("flipnet/diffusion: loss.p_naive_in_degrade without data.real_pairs",
+                          fix="it is the share of naive faces in Degradation mode beside real pairs; with naive "
+                              "pairs only, loss.p_degrade sets the share")
+    if p is None or not 0.0 <= float(p) <= 1.0:
+        raise ConfigError(f"flipnet/diffusion: loss.p_degrade {p!r} with naive pairs only",
+                          fix="a probability in [0, 1] (the paper profile mixes the modes 50/50: 0.5), or set "
+                              "data.real_pairs")
+
+
 def plan_diffusion(ctx: StageContext, cfg: dict[str, Any]) -> TrainPlan:
     from bfrbench.methods.flipnet.backbone import build_backbone
     from bfrbench.methods.flipnet.diffusion_module import FlipNetDiffusionModule
     from bfrbench.methods.flipnet.embedding_module import build_perceptual
     from bfrbench.methods.flipnet.model import FlipNet
 
+    check_degradation_data(cfg)
     bb = cfg["backbone"]
     if bb["source"] != "config" and (bb["vae_fit"]["steps"] or bb["unet_fit"]["steps"]):
         raise ConfigError("flipnet/diffusion: backbone.vae_fit / unet_fit are only for source: config",
