@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="data/celeba_hq512", help="the new folder (default: data/celeba_hq512)")
     p.add_argument("--overwrite", action="store_true")
 
+    p = data.add_parser("real-pairs", help="check the real degradation pair sets a FLIPNET config names (pairing, "
+                        "decoding, sizes, counts)")
+    p.add_argument("--config", default="experiments/flipnet/diffusion_paper.yaml",
+                   help="the FLIPNET diffusion config whose data.real_pairs to check (default: the paper's)")
+
     ts = sub.add_parser("testset", help="make a test set (degraded with a fixed seed), or verify a downloaded one")
     ts = ts.add_subparsers(dest="testset_cmd", required=True)
     p = ts.add_parser("make", help="make the test set NAME from params.yaml's `testsets`")

@@ -27,6 +27,8 @@ def _params(args):
 def cmd_data(args) -> int:
     if args.data_cmd == "celeba-hq512":
         return cmd_data_celeba_hq512(args)
+    if args.data_cmd == "real-pairs":
+        return cmd_data_real_pairs(args)
     if args.data_cmd == "smoke":
         from bfrbench.data.smoke import build_smoke_faces
 
@@ -55,6 +57,24 @@ def cmd_data_celeba_hq512(args) -> int:
     result = make_celeba_hq512(Path(args.src), Path(args.out), overwrite=args.overwrite, progress=not args.no_progress)
     _say(f"wrote {result['count']:,} faces at 512 px (DifFace's INTER_LINEAR halving, <source stem>.png) to "
          f"{args.out}/ and {result['manifest']} (name, source, sha256)")
+    return 0
+
+
+def cmd_data_real_pairs(args) -> int:
+    from bfrbench.config import load_yaml
+    from bfrbench.data.real_pairs_check import check_real_pairs
+
+    specs = (load_yaml(args.config).get("data") or {}).get("real_pairs")
+    if not specs:
+        raise ConfigError(f"{args.config}: no data.real_pairs", fix="name the sets under data.real_pairs")
+    rows = check_real_pairs(specs, progress=not args.no_progress)
+    for r in rows:
+        standard = "" if r["standard"] is None else (
+            " (the standard training split)" if r["pairs"] == r["standard"] else
+            f" (the standard training split has {r['standard']:,}: another subset)")
+        print(f"{r['name']:<14} {r['kind']:<11} {r['pairs']:>6,} pairs{standard}  {r['root']}")
+    _say(f"checked {sum(r['pairs'] for r in rows):,} real pairs in {len(rows)} sets named by {args.config}: every "
+         "pair matched by name, decoded, one size per pair (nothing written)")
     return 0
 
 

@@ -39,6 +39,29 @@ def _table(header: list[str], rows: list[list[str]]) -> tuple[list[str], str]:
     return md, h
 
 
+def degradation_training_data(models_root: Path = paths.MODELS) -> str:
+    """What FLIPNET's Degradation mode was trained on, from its diffusion stage's card: real pairs (per set, how many
+    were seen) or the naive pipeline's pairs."""
+    card_path = Path(models_root) / "flipnet" / "diffusion" / "card.json"
+    if not card_path.is_file():
+        return f"FLIPNET's Degradation mode: {card_path} not found"
+    card = json.loads(card_path.read_text())
+    data = (card.get("config") or {}).get("data") or {}
+    real = data.get("real_pairs")
+    if not real:
+        preset = (data.get("degradation") or {}).get("preset", "?") if isinstance(data.get("degradation"), dict) \
+            else data.get("degradation")
+        return (f"FLIPNET's Degradation mode was trained on the naive pipeline's pairs (preset `{preset}`), not on "
+                "real degraded/clean pairs: it can at best imitate the naive pipeline")
+    seen = card.get("final_metrics") or {}
+    parts = []
+    for spec in real:
+        name = spec.get("name")
+        count = int(seen.get(f"train/real_pairs_seen/{name}", 0))
+        parts.append(f"{name} ({spec.get('kind')}, {count:,} pairs seen)")
+    return f"FLIPNET's Degradation mode was trained on real degraded/clean pairs: {', '.join(parts)}"
+
+
 def realism_section(summary_path: Path = REALISM) -> tuple[list[str], str]:
     title = "## FLIPNET degradation realism"
     if not summary_path.is_file():
@@ -55,8 +78,10 @@ def realism_section(summary_path: Path = REALISM) -> tuple[list[str], str]:
     md, h = _table(["LQ set"] + [column_title(m) for m in metrics], rows)
     notes = sorted({f"- {m}: {e['unavailable']}" for row in s["sets"].values() for m, e in row.items()
                     if isinstance(e, dict) and "unavailable" in e})
-    md = [title, "", caption, "", *md, *([""] + notes if notes else []), ""]
-    return md, f"<h2>{html.escape(title[3:])}</h2><p>{html.escape(caption)}</p>{h}"
+    trained_on = degradation_training_data()
+    md = [title, "", caption, "", trained_on + ".", "", *md, *([""] + notes if notes else []), ""]
+    return md, (f"<h2>{html.escape(title[3:])}</h2><p>{html.escape(caption)}</p><p>{html.escape(trained_on)}.</p>"
+                f"{h}")
 
 
 def plus_of_section(params: Mapping[str, Any], scores_root: Path = paths.SCORES) -> tuple[list[str], str]:

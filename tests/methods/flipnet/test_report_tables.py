@@ -44,3 +44,17 @@ def test_plus_o_vs_plus_of_reads_both_models_scores(tmp_path, monkeypatch):
     assert "| +O (unet_l1) | 22.50 |" in text and "| +O/F (unet_l1_of) | 23.25 |" in text
     assert "real" not in [line.split("|")[1].strip() for line in md if line.startswith("| ")]
     assert flipnet_sections({"testsets": {}, "methods": []}) == ([], "")
+
+
+def test_realism_says_which_data_trained_the_degradation_mode(tmp_path):
+    from bfrbench.report.flipnet_tables import degradation_training_data
+
+    card = tmp_path / "flipnet" / "diffusion" / "card.json"
+    assert "not found" in degradation_training_data(tmp_path)
+    _write(card, {"config": {"data": {"degradation": {"preset": "codeformer_stage2"}, "real_pairs": None}}})
+    assert "naive pipeline's pairs (preset `codeformer_stage2`)" in degradation_training_data(tmp_path)
+    _write(card, {"config": {"data": {"real_pairs": [{"name": "lol", "kind": "lol", "root": "x"},
+                                                     {"name": "sidd", "kind": "sidd", "root": "y"}]}},
+                  "final_metrics": {"train/real_pairs_seen/lol": 1200.0, "train/real_pairs_seen/sidd": 400.0}})
+    text = degradation_training_data(tmp_path)
+    assert "real degraded/clean pairs: lol (lol, 1,200 pairs seen), sidd (sidd, 400 pairs seen)" in text
