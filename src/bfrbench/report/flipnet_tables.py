@@ -62,6 +62,20 @@ def degradation_training_data(models_root: Path = paths.MODELS) -> str:
     return f"FLIPNET's Degradation mode was trained on real degraded/clean pairs: {', '.join(parts)}"
 
 
+def _set_label(name: str) -> str:
+    from bfrbench.stages.realism import REAL_PREFIX
+
+    if name.startswith(REAL_PREFIX):
+        return f"real LQ: {name[len(REAL_PREFIX):]}"
+    return SET_LABELS.get(name, name)
+
+
+def _column(key: str) -> str:
+    """`frechet_dlib@lfw_test` -> "frechet_dlib ↓ to lfw_test"."""
+    metric, _, real = key.partition("@")
+    return f"{column_title(metric)} to {real}" if real else column_title(metric)
+
+
 def realism_section(summary_path: Path = REALISM) -> tuple[list[str], str]:
     title = "## FLIPNET degradation realism"
     if not summary_path.is_file():
@@ -69,13 +83,16 @@ def realism_section(summary_path: Path = REALISM) -> tuple[list[str], str]:
         return [title, "", note, ""], f"<h2>{html.escape(title[3:])}</h2><p>{html.escape(note)}</p>"
     s = json.loads(summary_path.read_text())
     metrics = s["metrics"]
-    caption = (f"LQ sets made from the same HQ faces, compared with the real LQ set `{s['real_lq']}`. Fréchet "
-               "distances are to the real set (lower = closer to real degradations); no-reference metrics are set "
-               "means (closer to the real set's value = more realistic). Sources: "
+    reals = s["real_lq"] if isinstance(s["real_lq"], dict) else {"real": s["real_lq"]}
+    caption = ("LQ sets made from the same HQ faces, compared with the real LQ set(s) "
+               + ", ".join(f"{n} (`{d}`)" for n, d in reals.items())
+               + ". Distances (one column per real set) are to that real set: lower = closer to real degradations; "
+               "the real sets' rows give the scale of a real-to-real distance. No-reference metrics are set means "
+               "(closer to the real sets' values = more realistic). Sources: "
                + "; ".join(f"{k}: {m.get('source')} ({m.get('count')} faces)" for k, m in s.get("meta", {}).items()))
-    rows = [[SET_LABELS.get(name, name)] + [("—" if name == "real" and m not in row else _fmt(row.get(m)))
-                                            for m in metrics] for name, row in s["sets"].items()]
-    md, h = _table(["LQ set"] + [column_title(m) for m in metrics], rows)
+    rows = [[_set_label(name)] + [("—" if m not in row else _fmt(row.get(m))) for m in metrics]
+            for name, row in s["sets"].items()]
+    md, h = _table(["LQ set"] + [_column(m) for m in metrics], rows)
     notes = sorted({f"- {m}: {e['unavailable']}" for row in s["sets"].values() for m, e in row.items()
                     if isinstance(e, dict) and "unavailable" in e})
     trained_on = degradation_training_data()

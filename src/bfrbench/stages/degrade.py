@@ -22,8 +22,8 @@ DATA_DEFAULTS: dict[str, Any] = {
     "batch_size": 8,
     "sampler_steps": 0,  # 0 = the steps the diffusion stage was configured with
     "naive": {"degradation": {"preset": "codeformer_stage2"}},
-    "real_lq": "artifacts/faces/real_lq",  # the real LQ set realism is measured against
-    "realism_metrics": ["frechet_dlib", "niqe", "piqe"],
+    "real_lq": "artifacts/faces/real_lq",  # the real LQ set(s) realism is measured against: a folder or name: folder
+    "realism_metrics": ["frechet_dlib", "kid_dlib", "niqe", "piqe"],
 }
 
 
