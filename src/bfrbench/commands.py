@@ -430,8 +430,15 @@ def cmd_weights(args) -> int:
 
 
 def cmd_methods(args) -> int:
-    from bfrbench.methods.registry import METHODS
+    """Every method, built-in and plugin (entry-point group bfrbench.methods), with its stages, origin and description;
+    a broken plugin is an error naming its entry point (bfrbench.methods.registry)."""
+    from bfrbench.methods.registry import all_method_specs
 
-    for name, spec in METHODS.items():
-        print(f"{name:<12} stages: {', '.join(spec.stages):<28} {spec.description}")
+    specs = all_method_specs()
+    name_w = max(len(name) for name in specs)
+    stages_w = max(len(", ".join(spec.stages)) for spec in specs.values())
+    origin_w = max(len(spec.origin) for spec in specs.values())
+    for name, spec in specs.items():
+        print(f"{name:<{name_w}}  stages: {', '.join(spec.stages):<{stages_w}}  {spec.origin:<{origin_w}}  "
+              f"{spec.description}")
     return 0

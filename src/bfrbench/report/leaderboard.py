@@ -34,11 +34,11 @@ def _method_source(method: str, models_root: Path) -> str:
 def _restore_line(method: str, params: Mapping[str, Any]) -> str:
     """The method's restore settings as the profile sets them (over the method's defaults) and its behaviour line
     (randomness, what its settings change; bfrbench.methods.registry)."""
-    from bfrbench.methods.registry import METHODS
+    from bfrbench.methods.registry import find_method_spec
 
     settings = (params.get("sampling") or {}).get(method) or {}
     given = ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) if settings else "the method's defaults"
-    behaviour = METHODS[method].behaviour if method in METHODS else "?"
+    behaviour = spec.behaviour if (spec := find_method_spec(method)) else "?"  # built-in or plugin
     return f"{given} (params.yaml sampling.{method}); {behaviour}"
 
 
@@ -219,11 +219,11 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         proto_html.append(f"<li><b>{html.escape(name)}</b> ({html.escape(unit)}{arrow}): "
                           f"{html.escape(spec.protocol)}</li>")
     md += ["", "## Methods", ""]
-    from bfrbench.methods.registry import METHODS
+    from bfrbench.methods.registry import find_method_spec
 
     meth_html = []
     for method in params["methods"]:
-        desc = METHODS[method].description if method in METHODS else "?"
+        desc = m.description if (m := find_method_spec(method)) else "?"  # built-in or plugin
         src = _method_source(method, paths.MODELS)
         restore = _restore_line(method, params)
         md.append(f"- **{method}**: {desc}. Weights: {src}. Restore: {restore}.")
