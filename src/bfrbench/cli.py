@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder for per_image.csv, summary.json and metrics.json")
     p.add_argument("--method", default=None, help="pipeline mode: score results/METHOD/TESTSET (with --testset)")
     p.add_argument("--testset", default=None, help="pipeline mode: a test set name from params.yaml")
+    p.add_argument("--submission", default=None,
+                   help="pipeline mode: score every test set of params.yaml `submissions.NAME` (docs/submissions.md)")
     _add_params(p)
     p.add_argument("--batch-size", type=int, default=8)
     _add_devices(p, "score")
@@ -170,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--convert-images", action="store_true")
     p.add_argument("--overwrite", action="store_true")
+
+    p = sub.add_parser("submit", help="enter a folder of your method's outputs on the leaderboard (params.yaml "
+                       "`submissions`; docs/submissions.md)")
+    p.add_argument("name", help="the leaderboard row's name (not a method's name)")
+    p.add_argument("--testset", required=True, help="the test set the outputs restore (a name from params.yaml)")
+    p.add_argument("--outputs", required=True, help="folder of restored faces, named like the test set's LQ faces")
+    p.add_argument("--description", default=None, help="one line shown in the report's Methods section")
+    p.add_argument("--url", default=None, help="where the method is described (paper, code)")
+    _add_params(p)
+    p.add_argument("--overwrite", action="store_true", help="replace this submission's folder for that test set")
 
     p = sub.add_parser("report", help="write the leaderboard (markdown + html + image grids)")
     _add_params(p)

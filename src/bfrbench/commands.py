@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -75,6 +76,17 @@ def cmd_data_real_pairs(args) -> int:
         print(f"{r['name']:<14} {r['kind']:<11} {r['pairs']:>6,} pairs{standard}  {r['root']}")
     _say(f"checked {sum(r['pairs'] for r in rows):,} real pairs in {len(rows)} sets named by {args.config}: every "
          "pair matched by name, decoded, one size per pair (nothing written)")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from bfrbench.stages.submissions import submit
+
+    args.params = args.params or "params.yaml"
+    done = submit(Path(args.params), args.name, args.testset, Path(args.outputs), args.description, args.url,
+                  overwrite=args.overwrite)
+    _say(f"copied {done['images']} checked outputs to {done['folder']}/ and wrote submissions.{args.name} in "
+         f"{args.params}; `dvc repro` scores them (stage score_submission@{args.name}) and ranks them in the report")
     return 0
 
 
@@ -279,6 +291,19 @@ def cmd_score(args) -> int:
     from bfrbench.engine.scoring import score_folders
     from bfrbench.io.atomic import check_can_write, write_text_atomic
 
+    if args.submission:  # every test set of a submission, each exactly as a method's (the DVC score_submission stage)
+        from bfrbench.config import submissions_for
+
+        args.params = args.params or "params.yaml"
+        params = _params(args)
+        if args.submission not in (params.get("submissions") or {}):
+            raise ConfigError(f"{args.params}: no submission named {args.submission!r}",
+                              fix="enter one with `bfrbench submit NAME --testset T --outputs DIR`")
+        for testset in (t for t in params["testsets"] if args.submission in submissions_for(params, t)):
+            one = argparse.Namespace(**{**vars(args), "submission": None, "method": args.submission,
+                                        "testset": testset, "out": None})
+            cmd_score(one)
+        return 0
     metrics, batch_size, score_cfg = args.metrics, args.batch_size, {}
     if args.method or args.testset:
         if not (args.method and args.testset):
@@ -287,6 +312,13 @@ def cmd_score(args) -> int:
         if args.testset not in params["testsets"]:
             raise ConfigError(f"{args.params}: no test set named {args.testset!r}")
         pred = paths.result_dir(args.method, args.testset)
+        if args.method in (params.get("submissions") or {}):  # a submission's folder, scored like a method's
+            from bfrbench.config import submissions_for
+
+            if args.method not in submissions_for(params, args.testset):
+                raise ConfigError(f"{args.params}: submission {args.method!r} has no outputs for {args.testset!r}",
+                                  fix=f"bfrbench submit {args.method} --testset {args.testset} --outputs DIR")
+            pred = paths.submission_dir(args.method, args.testset)
         gt_dir = paths.testset_dir(args.testset) / "hq"
         gt = gt_dir if gt_dir.is_dir() else None
         out = Path(args.out) if args.out else paths.score_dir(args.method, args.testset)

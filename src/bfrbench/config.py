@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
               "num_nodes": int},
     "report": {"grid_images": int, "title": str},
     "flipnet": {"config": str, "plus_of_config": str},  # FLIPNET as a data source (stages degrade, realism, +O/F)
+    "submissions": None,  # NAME -> {description, url, outputs} (checked by bfrbench.stages.submissions)
 }
 
 
@@ -81,7 +83,45 @@ def load_params(path: str | os.PathLike = DEFAULT_PARAMS) -> dict[str, Any]:
         raise ConfigError(f"{path}: missing key(s) {missing}", fix="start from experiments/profiles/smoke.yaml")
     for key, entry in params["train"].items():
         _check({"method": str, "stage": str, "config": str}, entry, f"{path}: train.{key}")
+    check_submissions(params, str(path))
     return params
+
+
+SUBMISSION_KEYS = {"description", "url", "outputs"}
+_SUBMISSION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+
+
+def check_submissions(params: Mapping[str, Any], where: str) -> None:
+    """params.yaml `submissions` (bfrbench.stages.submissions): names, keys, test sets, and every folder at
+    submissions/NAME/TESTSET (the DVC stage depends on submissions/NAME/). A name of a registered method is refused by
+    the method registry's check."""
+    from bfrbench.paths import submission_dir
+
+    for name, entry in (params.get("submissions") or {}).items():
+        at = f"{where}: submissions.{name}"
+        if not isinstance(name, str) or not _SUBMISSION_NAME.fullmatch(name):
+            raise ConfigError(f"{at}: a name is letters, digits, '_', '.', '-' (starting with a letter)")
+        if name in params.get("methods", []):
+            raise ConfigError(f"{at}: {name!r} is also a row of `methods`", fix="give the submission another name")
+        if not isinstance(entry, Mapping) or set(entry) - SUBMISSION_KEYS or "outputs" not in entry:
+            raise ConfigError(f"{at}: expected {{description, url, outputs: {{TESTSET: DIR}}}}",
+                              fix="write it with `bfrbench submit NAME --testset T --outputs DIR`")
+        outputs = entry["outputs"]
+        if not isinstance(outputs, Mapping) or not outputs:
+            raise ConfigError(f"{at}.outputs: expected a mapping TESTSET -> folder")
+        for testset, folder in outputs.items():
+            if testset not in params["testsets"]:
+                raise ConfigError(f"{at}.outputs: no test set named {testset!r}",
+                                  fix=f"test sets: {', '.join(params['testsets'])}")
+            if Path(str(folder)) != submission_dir(name, testset):
+                raise ConfigError(f"{at}.outputs.{testset}: {folder} is not {submission_dir(name, testset)}",
+                                  fix="enter the folder with `bfrbench submit`, which copies it there (the DVC "
+                                      "stage depends on submissions/NAME/)")
+
+
+def submissions_for(params: Mapping[str, Any], testset: str) -> list[str]:
+    """The submissions with outputs for `testset`, in params order."""
+    return [n for n, e in (params.get("submissions") or {}).items() if testset in (e.get("outputs") or {})]
 
 
 # Sub-configs validated by their own consumer (a degradation block is checked by `preset_from_config`): an

@@ -31,6 +31,13 @@ def speed_file(method: str, testset: str) -> Path:
     return SPEED / method / f"{testset}.json"
 
 
+SUBMISSIONS = Path("submissions")  # outputs entered with `bfrbench submit` (bfrbench.stages.submissions)
+
+
+def submission_dir(name: str, testset: str) -> Path:
+    return SUBMISSIONS / name / testset
+
+
 def restore_work_dir(method: str, testset: str) -> Path:
     return CHECKPOINTS / "restore" / method / testset
 

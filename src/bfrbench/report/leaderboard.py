@@ -42,8 +42,27 @@ def _restore_line(method: str, params: Mapping[str, Any]) -> str:
     return f"{given} (params.yaml sampling.{method}); {behaviour}"
 
 
+def _submissions_section(params: Mapping[str, Any]) -> tuple[list[str], str]:
+    """Who entered each "submitted outputs" row and where to read about it (nothing when there are none)."""
+    subs = params.get("submissions") or {}
+    if not subs:
+        return [], ""
+    md, items = ["", "## Submitted outputs", "",
+                 "Rows marked \"submitted outputs\" were scored from folders entered with `bfrbench submit` "
+                 "(submissions/NAME/TESTSET), with the same metrics and protocols as the methods' restores; the suite "
+                 "did not train or run these methods.", ""], []
+    for name, entry in subs.items():
+        url = f" ({entry['url']})" if entry.get("url") else ""
+        testsets = ", ".join(entry.get("outputs") or {})
+        md.append(f"- **{name}**: {entry.get('description') or 'no description'}{url}; test sets: {testsets}.")
+        items.append(f"<li><b>{html.escape(name)}</b>: {html.escape(entry.get('description') or 'no description')}"
+                     f"{html.escape(url)}; test sets: {html.escape(testsets)}.</li>")
+    return md, "<h2>Submitted outputs</h2><ul>" + "".join(items) + "</ul>"
+
+
 def collect(params: Mapping[str, Any], scores_root: Path = paths.SCORES) -> dict[str, Any]:
-    """Read every (method, test set) summary; missing summaries are reported, not skipped silently."""
+    """Read every (method or submission, test set) summary; missing summaries are reported, not skipped silently."""
+    from bfrbench.config import submissions_for
     from bfrbench.metrics.registry import METRICS
     from bfrbench.stages.testsets import read_meta
 
@@ -52,7 +71,7 @@ def collect(params: Mapping[str, Any], scores_root: Path = paths.SCORES) -> dict
         meta = read_meta(paths.testset_dir(testset))
         rows = {}
         metric_names: list[str] = []
-        for method in params["methods"]:
+        for method in [*params["methods"], *submissions_for(params, testset)]:
             summary_path = scores_root / method / testset / "summary.json"
             if not summary_path.is_file():
                 rows[method] = {"_missing": f"{summary_path} not found"}
@@ -145,8 +164,9 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         md.append("|" + "---|" * len(header))
         html_rows = []
         for method, row in rows.items():
-            cells = [method]
-            hcells = [html.escape(method)]
+            label = f"{method} (submitted outputs)" if method in (params.get("submissions") or {}) else method
+            cells = [label]
+            hcells = [html.escape(label)]
             for name in metric_names:
                 entry = row.get(name)
                 spec = METRICS.get(name)
@@ -182,14 +202,17 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         md += quoted_md
         grid_name = f"grid_{testset}.png"
         lq_dir = paths.testset_dir(testset) / "lq"
-        columns = [("LQ", lq_dir)] + [(m, paths.result_dir(m, testset)) for m in params["methods"]]
+        from bfrbench.config import submissions_for
+
+        columns = [("LQ", lq_dir)] + [(m, paths.result_dir(m, testset)) for m in params["methods"]] + \
+            [(s, paths.submission_dir(s, testset)) for s in submissions_for(params, testset)]
         if meta.get("has_gt"):
             columns.append(("GT", paths.testset_dir(testset) / "hq"))
         n = int(params.get("report", {}).get("grid_images", 4))
         stems = sorted(p.stem for p in lq_dir.glob("*.png"))[:n] if lq_dir.is_dir() else []
         if stems:
             write_image(out_dir / grid_name, make_grid(columns, stems, int(params["size"])))
-            caption = " | ".join(["LQ", *params["methods"], *(["GT"] if meta.get("has_gt") else [])])
+            caption = " | ".join(name for name, _ in columns)
             md += ["", f"![{testset}: {caption}]({grid_name})"]
         md.append("")
         body_html.append(
@@ -229,6 +252,8 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         md.append(f"- **{method}**: {desc}. Weights: {src}. Restore: {restore}.")
         meth_html.append(f"<li><b>{html.escape(method)}</b>: {html.escape(desc)}. Weights: {html.escape(src)}. "
                          f"Restore: {html.escape(restore)}.</li>")
+    sub_md, sub_html = _submissions_section(params)
+    md += sub_md
     md.append("")
     md_path = write_text_atomic(out_dir / "leaderboard.md", "\n".join(md))
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
@@ -238,7 +263,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
             f"<h1>bfrbench leaderboard: profile {html.escape(params['profile'])}</h1>"
             "<p>↑ higher is better, ↓ lower is better; bold = best.</p>" + "".join(body_html)
             + "<h2>Protocols</h2><ul>" + "".join(proto_html) + "</ul><h2>Methods</h2><ul>" + "".join(meth_html)
-            + "</ul></body></html>\n")
+            + "</ul>" + sub_html + "</body></html>\n")
     html_path = write_text_atomic(out_dir / "leaderboard.html", page)
     from bfrbench.report.speed import write_speed_table
 
