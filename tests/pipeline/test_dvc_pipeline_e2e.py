@@ -116,6 +116,36 @@ def test_each_stage_deps_cover_the_bfrbench_modules_it_imports(repo):
     assert_deps_cover_imports(repo, imports)
 
 
+def test_submitted_outputs_are_scored_and_ranked(repo):
+    """`bfrbench submit` enters a folder (here unet_l1's own restores, so its row must equal unet_l1's), `dvc repro`
+    scores it in score_submission@NAME and the report ranks it, marked as submitted outputs."""
+    repo, env, params = repo
+    if not (repo / "results").is_dir():  # run alone
+        _run(["dvc", "repro"], repo, env)
+    testset = next(iter(params["testsets"]))
+    before = (repo / "params.yaml").read_text()
+    shutil.copytree(repo / "results" / "unet_l1" / testset, repo / "mine_outputs")
+    # not through the recording shim on PATH: `submit` is no DVC stage
+    _run([sys.executable, "-m", "bfrbench.cli", "submit", "mine", "--testset", testset, "--outputs", "mine_outputs",
+          "--description", "unet_l1's outputs, entered as a submission"], repo, env)
+    assert yaml.safe_load((repo / "params.yaml").read_text())["submissions"]["mine"]["outputs"] == {
+        testset: f"submissions/mine/{testset}"}
+    out = _run(["dvc", "repro"], repo, env)
+    assert "Running stage 'score_submission@mine'" in out and "Running stage 'report'" in out
+    assert "Running stage 'train@" not in out and "Running stage 'restore@" not in out
+    md = (repo / "reports" / "leaderboard.md").read_text()
+    rows = {r[0]: r[1:] for r in _table_rows(md, testset)}
+    assert [c.strip("*") for c in rows["mine (submitted outputs)"]] == [c.strip("*") for c in rows["unet_l1"]][:-1] + \
+        ["n/a"], "the same images score the same; a submission has no NFE"
+    assert "## Submitted outputs" in md and "unet_l1's outputs, entered as a submission" in md
+    assert_deps_cover_imports(repo, Path(env[RECORD_ENV]))  # score_submission@mine's deps cover what it imported
+    # Leave the repository as the other tests expect it (their test sets change; these outputs would not pair).
+    (repo / "params.yaml").write_text(before)
+    shutil.rmtree(repo / "submissions")
+    shutil.rmtree(repo / "mine_outputs")
+    shutil.rmtree(repo / "scores" / "mine")
+
+
 def test_exp_run_with_a_changed_param(repo):
     repo, env, params = repo
     _run(["git", "add", "-A"], repo, env)
