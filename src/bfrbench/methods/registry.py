@@ -196,7 +196,7 @@ def _plugin_spec(name: str) -> MethodSpec:
     if not (isinstance(behaviour, str) and behaviour.startswith(("deterministic", "stochastic"))):
         raise _plugin_error(ep, f"{cls.__name__}.behaviour is {behaviour!r}",
                             "a line starting with 'deterministic' or 'stochastic' saying what restore does with "
-                            "randomness and settings (the report prints it), or no attribute for "
+                            "randomness and settings (the report prints it); leave it out for the default "
                             f"{DETERMINISTIC_ONE_PASS!r}")
     missing = [m for m in PROTOCOL_METHODS if not callable(getattr(cls, m, None))]
     if missing:
