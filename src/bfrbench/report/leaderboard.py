@@ -198,7 +198,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         md += ["", NFE_NOTE]
         from bfrbench.report.published import quoted_tables
 
-        quoted_md, quoted_html = quoted_tables(testset, meta, params["methods"])
+        quoted_md, quoted_html = quoted_tables(testset, meta, params["methods"], rows)
         md += quoted_md
         grid_name = f"grid_{testset}.png"
         lq_dir = paths.testset_dir(testset) / "lq"
