@@ -122,6 +122,17 @@ def test_params_validation_accepts_a_plugin_name(example):
         check_method_names({"methods": [NAME], "train": {"x": {"method": "nope"}}}, "params.yaml")
 
 
+def test_a_submission_may_not_take_a_plugin_name(example):
+    """Submitted outputs are scored into scores/NAME/ (bfrbench.stages.submissions): a plugin's name is as taken as a
+    built-in's."""
+    from bfrbench.stages.submissions import check_name
+
+    for name in ("unet_l1", NAME):
+        with pytest.raises(ConfigError, match=f"{name!r} is a registered method's name"):
+            check_name({}, name, "params.yaml")
+    check_name({}, "my_outputs", "params.yaml")
+
+
 def test_entry_points_are_read_once_and_never_for_a_built_in_name(example, monkeypatch):
     import importlib.metadata
 

@@ -24,10 +24,11 @@ from bfrbench.paths import submission_dir
 
 
 def check_name(params: Mapping[str, Any], name: str, where: str) -> None:
-    """A submission may not take a registered method's name (its scores would share the method's folder)."""
-    from bfrbench.methods.registry import METHODS
+    """A submission may not take a registered method's name, built-in or plugin (its scores would share the method's
+    folder)."""
+    from bfrbench.methods.registry import is_method
 
-    if name in METHODS:
+    if is_method(name):
         raise ConfigError(f"{where}: submissions.{name}: {name!r} is a registered method's name",
                           fix="give the submission another name")
 
