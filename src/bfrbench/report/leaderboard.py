@@ -200,6 +200,14 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
 
         quoted_md, quoted_html = quoted_tables(testset, meta, params["methods"], rows)
         md += quoted_md
+        from bfrbench.report.breakdown import applies, breakdown_section
+
+        if applies(meta):  # the DifFace grid, per degradation level
+            level_md, level_html = breakdown_section(
+                testset, paths.testset_dir(testset), {m: paths.score_dir(m, testset) for m in rows},
+                (params.get("report") or {}).get("breakdown_metrics"))
+            md += level_md
+            quoted_html += level_html
         grid_name = f"grid_{testset}.png"
         lq_dir = paths.testset_dir(testset) / "lq"
         from bfrbench.config import submissions_for
