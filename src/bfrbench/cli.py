@@ -140,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--convert-images", action="store_true", help="convert gray/RGBA/16-bit inputs (documented)")
 
+    p = sub.add_parser("seeds", help="restore and score a stochastic method with restore.seeds seeds (mean +- std)")
+    p.add_argument("method")
+    p.add_argument("testset")
+    _add_params(p)
+    p.add_argument("--overwrite", action="store_true")
+
     p = sub.add_parser("degrade",
                        help="write an LQ set from HQ faces (FLIPNET degradation mode, or the naive pipeline)")
     p.add_argument("--method", required=True, choices=["flipnet", "naive"])

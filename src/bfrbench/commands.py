@@ -79,6 +79,28 @@ def cmd_data_real_pairs(args) -> int:
     return 0
 
 
+def cmd_seeds(args) -> int:
+    from bfrbench.engine.devices import DeviceConfig, device_config
+    from bfrbench.stages.seeds import run_seeds
+    from bfrbench.tracking import stage_run
+
+    params = _params(args)
+    if args.testset not in params["testsets"]:
+        raise ConfigError(f"{args.params}: no test set named {args.testset!r}")
+    restore = device_config(params.get("restore") or {}, "restore")
+    # in-process workers: the command line, re-executed by plain DDP for every rank, would run every seed again
+    devices = DeviceConfig(restore.accelerator, restore.devices, "ddp_spawn") if restore.devices > 1 else restore
+    out = paths.seeds_dir(args.method, args.testset)
+    with stage_run(f"seeds/{args.method}/{args.testset}", params["profile"],
+                   {"seeds": int((params.get("restore") or {}).get("seeds", 1))}) as run:
+        summary = run_seeds(params, args.method, args.testset, out, devices, overwrite=args.overwrite,
+                            progress=not args.no_progress)
+        run.log_metrics({f"{m}.{k}": e[k] for m, e in (summary.get("metrics") or {}).items() for k in ("mean", "std")})
+    what = summary.get("note") or f"{summary['seeds']} seeds, mean and std of {len(summary['metrics'])} metrics"
+    _say(f"wrote {out}/summary.json ({what})")
+    return 0
+
+
 def cmd_submit(args) -> int:
     from bfrbench.stages.submissions import submit
 

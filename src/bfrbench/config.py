@@ -27,7 +27,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
     "train": None,
     # restore/score: where they run (bfrbench.engine.devices); restore.device is the old spelling of accelerator
     "restore": {"batch_size": int, "device": str, "num_workers": int, "accelerator": str, "devices": int,
-                "strategy": str, "num_nodes": int},
+                "strategy": str, "num_nodes": int, "seeds": int},
     "sampling": None,  # method -> its restore-time settings (validated by the method's `load`)
     "score": {"metrics": list, "batch_size": int, "accelerator": str, "devices": int, "strategy": str,
               "num_nodes": int},

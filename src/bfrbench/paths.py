@@ -31,7 +31,12 @@ def speed_file(method: str, testset: str) -> Path:
     return SPEED / method / f"{testset}.json"
 
 
+SEEDS = Path("seeds")  # stochastic methods restored and scored with more seeds (bfrbench.stages.seeds)
 SUBMISSIONS = Path("submissions")  # outputs entered with `bfrbench submit` (bfrbench.stages.submissions)
+
+
+def seeds_dir(method: str, testset: str) -> Path:
+    return SEEDS / method / testset
 
 
 def submission_dir(name: str, testset: str) -> Path:

@@ -64,6 +64,7 @@ class RestoreJob:
     overwrite: bool = False
     restart: bool = False
     speed_file: Path | None = None  # where the speed figures go (default: `<out>.restore.json`)
+    seed_offset: int = 0  # another draw of a stochastic method's noise (bfrbench.stages.seeds); 0 = its own seed
     attempt: str = field(default_factory=_attempt_id)  # shared with every rank through the plan
 
     # --- identity -----------------------------------------------------------------------------------------------
@@ -91,6 +92,7 @@ class RestoreJob:
             "convert": bool(self.convert),
             "size": self.size,
             "batch_size": self.batch_size,  # kernels may block another batch size differently (docstring)
+            "seed_offset": self.seed_offset,
             "accelerator": self.devices.accelerator,  # GPU and CPU kernels may differ in the last bit
             "cpu_threads": CPU_THREADS if self.devices.accelerator == "cpu" else None,  # so may thread counts
             "code": code_digest(),
@@ -147,6 +149,11 @@ class RestoreJob:
         from bfrbench.methods.registry import get_method
 
         self.restorer = get_method(self.method).load(self.models_dir, device=device, sampling=self.sampling)
+        if self.seed_offset:
+            if not hasattr(self.restorer, "seed"):
+                raise ConfigError(f"{self.method} draws no noise (no seed): another seed restores the same images",
+                                  fix="use seed offsets with stochastic methods only (bfrbench methods)")
+            self.restorer.seed = int(self.restorer.seed) + int(self.seed_offset)
         nfe = getattr(self.restorer, "nfe", None)
         if nfe is None:
             raise RuntimeError(f"{self.method}'s restorer has no `nfe` (network evaluations per image)")

@@ -199,7 +199,11 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         from bfrbench.report.published import quoted_tables
 
         quoted_md, quoted_html = quoted_tables(testset, meta, params["methods"], rows)
-        md += quoted_md
+        from bfrbench.report.seed_spread import seed_spread_section
+
+        spread_md, spread_html = seed_spread_section(testset, params["methods"])
+        md += spread_md + quoted_md
+        quoted_html = spread_html + quoted_html
         from bfrbench.report.breakdown import applies, breakdown_section
 
         if applies(meta):  # the DifFace grid, per degradation level

@@ -17,7 +17,8 @@ def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, bat
                 devices: DeviceConfig | None = None, overwrite: bool = False, convert: bool = False,
                 size: int | None = None, progress: bool = True, profile: str = "adhoc", testset: str | None = None,
                 sampling: dict[str, Any] | None = None, work: Path | None = None,
-                restart: bool = False, speed_file: Path | None = None) -> dict[str, Any] | None:
+                restart: bool = False, speed_file: Path | None = None,
+                seed_offset: int = 0) -> dict[str, Any] | None:
     """`sampling`: the method's restore-time settings (params.yaml `sampling.<method>`), over its defaults.
     `work`: the resumable work folder (default: a hidden sibling of `out`). Returns the restore's metadata on rank 0,
     None on the other ranks."""
@@ -34,7 +35,7 @@ def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, bat
     job = RestoreJob(method_name, Path(lq_dir), out, Path(models_dir),
                      Path(work) if work else out.with_name(f".{out.name}.restore-work"), settings, devices,
                      batch_size=batch_size, convert=convert, size=size, overwrite=overwrite, restart=restart,
-                     speed_file=Path(speed_file) if speed_file else None)
+                     speed_file=Path(speed_file) if speed_file else None, seed_offset=int(seed_offset))
     job.check()  # before the MLflow run and before any process starts: a clear error, nothing written
     logged = {"method": method_name, "lq_dir": str(lq_dir), "batch_size": batch_size, "sampling": settings,
               "accelerator": devices.accelerator, "devices": devices.devices, "num_nodes": devices.num_nodes,
