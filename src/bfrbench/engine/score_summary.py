@@ -29,6 +29,8 @@ def summary(pairs, rows, scorers, skipped, pred_dir, gt_dir, convert, expected_s
             "range": list(spec.value_range),
             "protocol": spec.protocol,
         }
+        if metric.settings():
+            metrics[name]["options"] = metric.settings()
     for name, reason in skipped.items():
         metrics[name] = {"unavailable": reason}
     order = {name: i for i, name in enumerate(metric_names())}

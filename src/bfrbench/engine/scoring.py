@@ -119,7 +119,8 @@ class ScoreJob:
 
     def plan(self) -> Plan:
         scorers, set_metrics, _ = self.selected
-        settings = _settings(self.pred_dir, self.gt_dir, self.names, self.convert, self.expected_size, set_metrics)
+        settings = _settings(self.pred_dir, self.gt_dir, self.names, self.convert, self.expected_size, set_metrics,
+                             scorers)
         if self.out is not None:
             settings["inputs"] = _inputs_digest(self.pairs)
         self.stores = self._stores()
@@ -263,8 +264,9 @@ def _score_batch(batch: list[Pair], scorers: dict, set_metrics: dict, convert: b
     for idx in by_shape.values():
         pred = np.stack([images[i][0] for i in idx])
         gt = np.stack([images[i][1] for i in idx]) if images[idx[0]][1] is not None else None
+        stems = [batch[i][0] for i in idx]
         for j, metric in enumerate(scorers.values()):
-            scores = np.asarray(metric.score_batch(pred, gt), dtype=np.float64)
+            scores = np.asarray(metric.score_stems(stems, pred, gt), dtype=np.float64)
             if scores.shape != (len(idx),):
                 raise RuntimeError(f"metric '{metric.name}' returned shape {scores.shape} for {len(idx)} images")
             values[idx, j] = scores
@@ -282,8 +284,8 @@ def _score_batch(batch: list[Pair], scorers: dict, set_metrics: dict, convert: b
 # --- resume -------------------------------------------------------------------------------------------------------
 
 
-def _settings(pred_dir, gt_dir, names, convert, expected_size, set_metrics) -> dict:
-    return {
+def _settings(pred_dir, gt_dir, names, convert, expected_size, set_metrics, scorers=None) -> dict:
+    settings = {
         "pred_dir": str(Path(pred_dir).resolve()),
         "gt_dir": str(Path(gt_dir).resolve()) if gt_dir is not None else None,
         "metrics": names,
@@ -291,6 +293,12 @@ def _settings(pred_dir, gt_dir, names, convert, expected_size, set_metrics) -> d
         "convert": bool(convert),
         "expected_size": list(expected_size) if isinstance(expected_size, (tuple, list)) else expected_size,
     }
+    # Per-image metrics with value-changing options (e.g. the LQ folder of ids_arcface_r18_lq): only when there are
+    # any, so that the settings of every earlier run, and their resume, stay as they were.
+    options = {name: metric.settings() for name, metric in (scorers or {}).items() if metric.settings()}
+    if options:
+        settings["metric_settings"] = options
+    return settings
 
 
 def _inputs_digest(pairs: list[Pair]) -> str:

@@ -39,6 +39,15 @@ class Metric:
     def score_batch(self, pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
 
+    def score_stems(self, stems: list[str], pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
+        """What the scoring engine calls: the batch with its images' file stems. Only a metric that reads a third
+        image per stem (ids_arcface_r18_lq: the LQ input) needs them; every other metric scores the arrays."""
+        return self.score_batch(pred, gt)
+
+    def settings(self) -> dict:
+        """Options that change the values (part of the engine's resume check and of the summary); {} for none."""
+        return {}
+
     def aggregate(self, values) -> float:
         return self.summarize(values)["value"]
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from bfrbench.errors import AssetError, unavailable
 from bfrbench.metrics.feature_set import FeatureSetMetric
-from bfrbench.metrics.frechet import feature_stats, frechet_distance
+from bfrbench.metrics.frechet import feature_stats, frechet_distance, sample_size_flags
 from bfrbench.metrics.inception import (
     FEATURE_DIM,
     inception_features,
@@ -176,9 +176,15 @@ class _Fid(FeatureSetMetric):
                 raise AssetError(f"metric '{self.name}' {reason}")
         return self._stats
 
+    def reference_count(self, features: dict[str, np.ndarray]) -> int | None:
+        """Images behind the reference statistics when this run computes them; None for a published file."""
+        return None
+
     def compute_from_features(self, features: dict[str, np.ndarray]) -> dict:
         mean, cov = self.reference_stats(features)
-        return {"value": frechet_distance(*feature_stats(features["pred"]), mean, cov), "n": len(features["pred"])}
+        n = len(features["pred"])
+        return {"value": frechet_distance(*feature_stats(features["pred"]), mean, cov), "n": n,
+                **sample_size_flags(n, FEATURE_DIM, self.reference_count(features))}
 
 
 class FidFfhq512(_Fid):
@@ -195,6 +201,9 @@ class FidGt(_Fid):
 
     def reference_stats(self, features):
         return feature_stats(features["gt"])
+
+    def reference_count(self, features):
+        return len(features["gt"])
 
     def compute_from_features(self, features: dict[str, np.ndarray]) -> dict:
         return {**super().compute_from_features(features), "n_reference": len(features["gt"])}

@@ -65,3 +65,13 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 def frechet_distance_of_features(features1: np.ndarray, features2: np.ndarray) -> float:
     return frechet_distance(*feature_stats(features1), *feature_stats(features2))
+
+
+def sample_size_flags(n: int, dims: int, n_reference: int | None = None) -> dict:
+    """{"dims": D, "few_images": bool} for a Fréchet distance's result: True when the restored set (n) or the
+    reference set it was fitted on (n_reference; None for published statistics of 50k+ images) has fewer images than
+    feature dimensions. Its covariance is then singular (rank < D): the distance is still defined and computed
+    exactly (trace_sqrt_product), but it is strongly biased upward by the small sample and not comparable with
+    values from larger sets (e.g. WebPhoto-Test's 407 faces vs Inception's 2,048 dimensions)."""
+    few = n < dims or (n_reference is not None and n_reference < dims)
+    return {"dims": int(dims), "few_images": bool(few)}

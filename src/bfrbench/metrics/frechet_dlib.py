@@ -22,7 +22,7 @@ import numpy as np
 
 from bfrbench.errors import BFRBenchError, unavailable
 from bfrbench.metrics.feature_set import MIN_IMAGES, FeatureSetMetric
-from bfrbench.metrics.frechet import frechet_distance_of_features
+from bfrbench.metrics.frechet import frechet_distance_of_features, sample_size_flags
 from bfrbench.metrics.ids_dlib import CHIP_PADDING, CHIP_SIZE, IdsDlib
 from bfrbench.metrics.registry import get_spec
 from bfrbench.metrics.spec import MetricSpec
@@ -101,4 +101,5 @@ class FrechetDlib(FeatureSetMetric):
             "n": int(pred.shape[0]),
             "n_reference": int(reference.shape[0]),
             "reference": "ground-truth set" if "gt" in self.feature_kinds else str(self.reference_dir.resolve()),
+            **sample_size_flags(int(pred.shape[0]), DESCRIPTOR_DIM, int(reference.shape[0])),
         }

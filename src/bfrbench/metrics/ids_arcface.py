@@ -34,13 +34,18 @@ INPUT_SIZE = 128
 VQFR_IDENTICAL_DEG = 1.0
 
 
-def angle_degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise angle between embeddings in degrees (float64; equals arccos(cos), stable near 0 and 180)."""
+def angle_radians(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise angle between embeddings in radians (float64; equals arccos(cos), stable near 0 and pi)."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     u = a / np.linalg.norm(a, axis=1, keepdims=True)
     v = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return np.degrees(2.0 * np.arctan2(np.linalg.norm(u - v, axis=1), np.linalg.norm(u + v, axis=1)))
+    return 2.0 * np.arctan2(np.linalg.norm(u - v, axis=1), np.linalg.norm(u + v, axis=1))
+
+
+def angle_degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise angle between embeddings in degrees (float64; equals arccos(cos), stable near 0 and 180)."""
+    return np.degrees(angle_radians(a, b))
 
 
 def vqfr_gray128(images: np.ndarray) -> np.ndarray:
@@ -95,11 +100,15 @@ class IdsArcfaceR18(Metric):
             self._net = load_arcface_resnet18(str(weights_path(self.weights_entry)))
         return self._net
 
-    def embed(self, images: np.ndarray) -> np.ndarray:
+    def prepare(self, images) -> np.ndarray:
+        """N x 1 x 128 x 128 float32 network input; subclasses with another input convention override it."""
+        return vqfr_gray128(images)
+
+    def embed(self, images) -> np.ndarray:
         import torch
 
         net = self._load()
-        x = vqfr_gray128(images)
+        x = self.prepare(images)
         with torch.no_grad():
             chunks = [net(torch.from_numpy(x[i : i + self.batch_size])) for i in range(0, len(x), self.batch_size)]
         return torch.cat(chunks).numpy()

