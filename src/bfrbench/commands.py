@@ -347,10 +347,14 @@ def cmd_score(args) -> int:
         score_cfg = params.get("score", {})
         metrics = metrics or score_cfg.get("metrics")
         batch_size = int(score_cfg.get("batch_size", batch_size))
+        from bfrbench.config import score_metric_options
+
+        options = score_metric_options(params, args.testset, metrics, _metric_options(args.option))
     else:
         if not (args.pred and args.out):
             raise BFRBenchError("score needs --pred DIR and --out DIR (or --method and --testset)")
         pred, gt, out = Path(args.pred), Path(args.gt) if args.gt else None, Path(args.out)
+        options = _metric_options(args.option)
     # Without ground truth, the full-reference metrics asked for are kept: the engine reports them "not applicable".
     if not args.overwrite and args.no_resume:
         check_can_write(out / "summary.json", overwrite=False)
@@ -363,7 +367,7 @@ def cmd_score(args) -> int:
                                        "batch_size": batch_size, "accelerator": devices.accelerator,
                                        "devices": devices.devices, "num_nodes": devices.num_nodes}) as run:
         summary = score_folders(pred, gt, metrics=metrics, out_dir=out, batch_size=batch_size,
-                                metric_options=_metric_options(args.option), resume=not args.no_resume,
+                                metric_options=options, resume=not args.no_resume,
                                 convert=args.convert_images, progress=not args.no_progress, devices=devices)
         if summary is None:  # another rank: rank 0 writes and reports
             return 0

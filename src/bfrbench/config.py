@@ -30,7 +30,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
                 "strategy": str, "num_nodes": int, "seeds": int},
     "sampling": None,  # method -> its restore-time settings (validated by the method's `load`)
     "score": {"metrics": list, "batch_size": int, "accelerator": str, "devices": int, "strategy": str,
-              "num_nodes": int},
+              "num_nodes": int, "options": None},  # options: metric -> {key: value} (score_metric_options)
     "report": {"grid_images": int, "title": str, "breakdown_metrics": list},
     "flipnet": {"config": str, "plus_of_config": str},  # FLIPNET as a data source (stages degrade, realism, +O/F)
     "submissions": None,  # NAME -> {description, url, outputs} (checked by bfrbench.stages.submissions)
@@ -117,6 +117,27 @@ def check_submissions(params: Mapping[str, Any], where: str) -> None:
                 raise ConfigError(f"{at}.outputs.{testset}: {folder} is not {submission_dir(name, testset)}",
                                   fix="enter the folder with `bfrbench submit`, which copies it there (the DVC "
                                       "stage depends on submissions/NAME/)")
+
+
+# Metric options a pipeline score gives by default: the identity-to-input metric compares with the test set's LQ faces.
+DEFAULT_SCORE_OPTIONS = {"ids_arcface_r18_lq": {"lq_dir": "artifacts/testsets/{testset}/lq"}}
+
+
+def score_metric_options(params: Mapping[str, Any], testset: str, metrics: list[str] | None,
+                         extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """The metric options of a pipeline score: DEFAULT_SCORE_OPTIONS, then params.yaml `score.options` (metric ->
+    {key: value}), then the command line's; `{testset}` in a string value is the test set's name. Only the selected
+    metrics' options are kept (a profile may set options for metrics it does not always run)."""
+    table = (params.get("score") or {}).get("options") or {}
+    if not isinstance(table, Mapping) or not all(isinstance(v, Mapping) for v in table.values()):
+        raise ConfigError("params.yaml: score.options: expected metric -> {key: value}",
+                          fix="e.g. score.options: {fid_folder: {reference_dir: data/ffhq512}}")
+    merged: dict[str, dict[str, Any]] = {}
+    for source in (DEFAULT_SCORE_OPTIONS, table, extra or {}):
+        for metric, options in source.items():
+            merged.setdefault(metric, {}).update(options)
+    return {m: {k: v.format(testset=testset) if isinstance(v, str) else v for k, v in o.items()}
+            for m, o in merged.items() if metrics is None or m in metrics}
 
 
 def submissions_for(params: Mapping[str, Any], testset: str) -> list[str]:

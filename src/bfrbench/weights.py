@@ -98,7 +98,7 @@ WEIGHTS: dict[str, Asset] = {
               "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
               ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",),
               95628359, "Apache-2.0 (pytorch-fid)", "FID Inception-v3 (pt_inception-2015-12-05), pool3 2048-d",
-              ("metric", "fid_ffhq512", "fid_gt", "fid_clean")),
+              ("metric", "fid_ffhq512", "fid_gt", "fid_clean", "fid_folder", "kid_gt", "kid_folder")),
         # BasicSR's FFHQ-512 Inception statistics: only in a Google Drive folder (linked from BasicSR's
         # docs/Metrics.md), no direct link and no full sha256; the name embeds the first 8 hex of its sha256, which
         # fid.py checks.
@@ -130,13 +130,13 @@ WEIGHTS: dict[str, Asset] = {
                "https://pan.baidu.com/s/1tFEX0yjUq3srop378Z1WMA"),
               None, "no licence stated (ronghuaiyang/arcface-pytorch)",
               "ArcFace resnet_face18 (VQFR 'Deg.' metric weights); Google Drive folder: download by hand",
-              ("metric", "ids_arcface_r18")),
+              ("metric", "ids_arcface_r18", "ids_arcface_r18_lq")),
         # GFPGAN's identity-loss ArcFace: same architecture and key layout as resnet18_110.pth; whether the bytes are
         # the same file is not stated publicly. No public sha256.
         Asset("arcface_resnet18_gfpgan", "arcface_resnet18.pth", None,
               ("https://github.com/TencentARC/GFPGAN/releases/download/v0.1.0/arcface_resnet18.pth",), None,
               "Apache-2.0 (GFPGAN release)", "ArcFace resnet_face18 (use_se=False) from the GFPGAN v0.1.0 release",
-              ("metric", "ids_arcface_r18")),
+              ("metric", "ids_arcface_r18", "ids_arcface_r18_rad")),
         # insightface model pack buffalo_l (ids_insightface): w600k_r50.onnx (recognition) + det_10g.onnx (SCRFD).
         # v0.7 is the historical release tag, model-zoo the one insightface 2.x downloads from. No public sha256.
         Asset("insightface_buffalo_l", "buffalo_l.zip", None,

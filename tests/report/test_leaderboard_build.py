@@ -57,3 +57,19 @@ def test_report_tables_arrows_bold_and_unavailable(tmp_path, monkeypatch):
     assert (tmp_path / "reports" / "grid_syn.png").is_file()
     html = written["html"].read_text()
     assert "<b>25.00</b>" in html and "grid_syn.png" in html
+
+
+def test_a_frechet_value_on_too_few_images_is_marked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    params = {"profile": "smoke", "size": 16, "methods": ["a"], "testsets": {"real": {"kind": "real"}},
+              "report": {"grid_images": 1}}
+    ts = tmp_path / "artifacts" / "testsets" / "real"
+    (ts / "lq").mkdir(parents=True)
+    (ts / "meta.json").write_text(json.dumps({"kind": "real", "count": 3, "size": 16, "has_gt": False}))
+    d = tmp_path / "scores" / "a" / "real"
+    d.mkdir(parents=True)
+    entry = {"value": 12.5, "n": 407, "n_reference": 70000, "dims": 2048, "few_images": True}
+    (d / "summary.json").write_text(json.dumps({"metrics": {"fid_ffhq512": entry}}))
+    md = build_report(params, tmp_path / "reports")["markdown"].read_text()
+    assert "12.50 †" in md and "† fid_ffhq512: computed on fewer images than its 2048 feature dimensions (n 407, " \
+        "reference 70000)" in md

@@ -163,6 +163,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
         md.append("| " + " | ".join(header) + " |")
         md.append("|" + "---|" * len(header))
         html_rows = []
+        few: set[tuple[str, int, int, int]] = set()
         for method, row in rows.items():
             label = f"{method} (submitted outputs)" if method in (params.get("submissions") or {}) else method
             cells = [label]
@@ -182,6 +183,10 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
                     text = format_number(entry.get("value"))
                     if spec is not None and method in _best(rows, name, spec.higher_better):
                         text = f"**{text}**"
+                    if entry.get("few_images"):  # a Fréchet distance on fewer images than feature dimensions
+                        text += " †"
+                        few.add((name, int(entry.get("n", 0)), int(entry.get("n_reference") or 0),
+                                 int(entry.get("dims", 0))))
                 cells.append(text)
                 hcells.append(html.escape(text).replace("**", "") if "**" not in text
                               else f"<b>{html.escape(text.strip('*'))}</b>")
@@ -191,10 +196,14 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
             md.append("| " + " | ".join(cells) + " |")
             html_rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in hcells) + "</tr>")
         notes = _reason_notes(rows, all_metrics)
+        few_notes = [f"† {m}: computed on fewer images than its {d} feature dimensions (n {n}"
+                  + (f", reference {r}" if r else "") + "): the covariance is rank-deficient, so the value is biased "
+                  "and unstable; compare it only with rows of the same n" for m, n, r, d in sorted(few)]
         if table["not_applicable"]:
             notes.append(f"- not applicable (no ground truth): {', '.join(table['not_applicable'])}")
         if notes:
             md += ["", "Not computed:", *notes]
+        md += [line for note in few_notes for line in ("", note)]
         md += ["", NFE_NOTE]
         from bfrbench.report.published import quoted_tables
 
@@ -232,6 +241,7 @@ def build_report(params: Mapping[str, Any], out_dir: Path = paths.REPORTS, progr
             "<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
             + "".join(html_rows) + "</tbody></table>"
             + ("<ul>" + "".join(f"<li>{html.escape(n_[2:])}</li>" for n_ in notes) + "</ul>" if notes else "")
+            + "".join(f"<p>{html.escape(note)}</p>" for note in few_notes)
             + f"<p>{html.escape(NFE_NOTE)}</p>"
             + quoted_html
             + (f'<p><img src="{grid_name}" alt="grid {html.escape(testset)}"></p>' if stems else "")

@@ -42,6 +42,7 @@ def spread(per_seed: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def run_seeds(params: Mapping[str, Any], method: str, testset: str, out: Path, devices=None, overwrite: bool = False,
               progress: bool = True) -> dict[str, Any]:
+    from bfrbench.config import score_metric_options
     from bfrbench.engine.scoring import score_folders
     from bfrbench.errors import BFRBenchError
     from bfrbench.io.atomic import atomic_dir
@@ -69,7 +70,8 @@ def run_seeds(params: Mapping[str, Any], method: str, testset: str, out: Path, d
                             speed_file=paths.SPEED / method / f"{testset}.seed_{offset}.json", seed_offset=offset)
                 scored = score_folders(images, gt, metrics=score_cfg.get("metrics"), out_dir=tmp / f"seed_{offset}",
                                        batch_size=int(score_cfg.get("batch_size", 8)), resume=False,
-                                       progress=progress)
+                                       progress=progress,
+                                       metric_options=score_metric_options(params, testset, score_cfg.get("metrics")))
                 per_seed.append((scored or {}).get("metrics", {}))
             summary["metrics"] = spread(per_seed)
         else:
