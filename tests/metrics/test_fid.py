@@ -94,25 +94,9 @@ def test_closed_form_on_singular_covariances():
 
 
 @pytest.fixture(scope="module")
-def random_state():
-    """A random FID-Inception state dict (test-only). He-scaled convolutions and perturbed batch norms keep the
-    activations O(1) through all 94 conv layers (default init shrinks pool3 features to ~1e-7, which would make any
-    comparison trivially pass)."""
-    from bfrbench.metrics.inception import build_fid_inception
-
-    torch.manual_seed(0)
-    state = build_fid_inception().state_dict()
-    gen = torch.Generator().manual_seed(1)
-    for key, value in state.items():
-        if key.endswith("conv.weight"):
-            state[key] = torch.randn(value.shape, generator=gen) * (2.0 / value[0].numel()) ** 0.5
-        elif key.endswith("bn.weight"):
-            state[key] = 1 + 0.1 * torch.randn(value.shape, generator=gen)
-        elif key.endswith(("bn.bias", "running_mean")):
-            state[key] = 0.1 * torch.randn(value.shape, generator=gen)
-        elif key.endswith("running_var"):
-            state[key] = torch.rand(value.shape, generator=gen) + 0.5
-    return state
+def random_state(random_inception_state):
+    """The random FID-Inception state dict of tests/metrics/conftest.py (test-only)."""
+    return random_inception_state
 
 
 @pytest.fixture(scope="module")
