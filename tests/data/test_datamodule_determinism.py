@@ -45,3 +45,23 @@ def test_real_lq_loader_is_unpaired_and_deterministic(tiny_faces):
     assert set(batch) == {"lq", "index"} and batch["lq"].shape == (2, 3, 32, 32)
     again = next(iter(dm.train_dataloader()["real_lq"]))
     assert torch.equal(batch["lq"], again["lq"])
+
+
+def test_a_share_smaller_than_a_batch_gives_one_short_batch_not_an_empty_loader(tiny_faces, monkeypatch):
+    """4 real pairs on 2 processes with a batch of 4: each process gets 2, so a full-batches-only loader would be
+    empty, and Lightning cycling an empty second loader never returns (found by the paper preflight)."""
+    monkeypatch.setattr(EpochIndexSampler, "_rank_world", staticmethod(lambda: (1, 2)))
+    dm = BFRDataModule(tiny_faces, 32, "gfpgan", seed=5, batch_size=4)
+    class Keys(torch.utils.data.Dataset):  # a dataset addressed by (epoch, index), as the suite's are
+        def __init__(self, n):
+            self.n = n
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, key):
+            return key[1]
+
+    loader = dm._loader(Keys(4), batch_size=4)
+    assert len(loader) == 1 and [len(b) for b in loader] == [2]
+    assert len(dm._loader(Keys(16), batch_size=4)) == 2, "a share of 8: full batches of 4"

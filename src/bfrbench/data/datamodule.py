@@ -274,15 +274,19 @@ class BFRDataModule(L.LightningDataModule):
         return trainer.fit_loop.epoch_loop.batch_progress.total.processed, int(trainer.num_training_batches)
 
     def _loader(self, dataset: Dataset, seed_offset: int = 0, batch_size: int | None = None) -> DataLoader:
+        sampler = EpochIndexSampler(len(dataset), self.seed + seed_offset)
+        batch_size = batch_size or self.batch_size
         return ResumableLoader(
             dataset,
             position=self._position,
             generator=self._loader_generator(),
-            batch_size=batch_size or self.batch_size,
-            sampler=EpochIndexSampler(len(dataset), self.seed + seed_offset),
+            batch_size=batch_size,
+            sampler=sampler,
             num_workers=self.num_workers,
             worker_init_fn=_worker_init,
-            drop_last=len(dataset) >= (batch_size or self.batch_size),
+            # Full batches only, unless this process's share is smaller than one batch: then that short batch, never
+            # an empty loader (Lightning cycles the shorter loaders of a combined pair, and an empty one never ends).
+            drop_last=len(sampler) >= batch_size,
             persistent_workers=self.num_workers > 0,
             multiprocessing_context=self.worker_start if self.num_workers > 0 else None,
         )

@@ -170,6 +170,11 @@ def stage_run_config(spec: StageSpec, raw: Mapping[str, Any], method, profile_si
             _set(cfg, "data.batch_size", opts.batch_size)
             run.notes.append(f"batch size {batch} -> {opts.batch_size} per device (--batch-size, {opts.why})")
             batch = opts.batch_size
+        real_batch = (merged.get("data") or {}).get("real_pairs_batch_size")
+        if opts.batch_size and (merged.get("data") or {}).get("real_pairs") and real_batch and \
+                opts.batch_size < real_batch:  # the second loader of FLIPNET's diffusion stage, cut alike
+            _set(cfg, "data.real_pairs_batch_size", opts.batch_size)
+            run.notes.append(f"real-pair batch size {real_batch} -> {opts.batch_size} per device (--batch-size)")
         if size != profile_size:
             run.notes.append(f"size {profile_size} -> {size} px (--size, {opts.why})")
         run.preflight = {"devices": devices, "accelerator": accelerator, "max_steps": max_steps(opts.steps),
