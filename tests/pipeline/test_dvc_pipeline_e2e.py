@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(cmd, cwd, env, timeout=1500):
+def _run(cmd, cwd, env, timeout=2400):  # a whole tiny repro: ~10 min on 2 cores, more on a loaded box
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}"
     return out.stdout + out.stderr
