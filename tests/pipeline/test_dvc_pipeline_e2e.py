@@ -85,7 +85,8 @@ def test_repro_fills_every_cell_and_is_idempotent(repo):
                     reason = re.search(rf"^- {re.escape(metric)} \(.*\): (.*)$", section, re.M)
                     assert reason and "run bfrbench weights fetch" in reason.group(1), f"{testset}/{metric}: {section}"
                     continue
-                assert re.fullmatch(r"\*{0,2}-?\d+\.\d+\*{0,2}|inf", cell), f"{testset}/{row[0]}: cell {cell!r}"
+                # " †": a Frechet distance on fewer images than feature dimensions (every one on these 4-face sets)
+                assert re.fullmatch(r"(\*{0,2}-?\d+\.\d+\*{0,2}|inf)( †)?", cell), f"{testset}/{row[0]}: cell {cell!r}"
         assert (repo / "reports" / f"grid_{testset}.png").is_file()
     assert "Protocols" in md and "psnr_y" in md
     speed = (repo / "speed" / "speed.md").read_text()  # timings: beside, not in what DVC hashes
