@@ -9,6 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Fixtures of networks with random weights (tests/random_weights.py). A plugin module, not a tests/metrics/conftest.py:
+# the tests import helpers with `from conftest import ...`, and a second conftest.py would take that module name.
+pytest_plugins = ["random_weights"]
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")

@@ -1,4 +1,5 @@
-"""Fixtures shared by the metric tests: networks with RANDOM weights standing in for download-only official weights.
+"""Fixtures shared by the metric tests (a plugin registered by tests/conftest.py): networks with RANDOM weights
+standing in for download-only official weights.
 
 A random network exercises code paths and compares implementations with each other on the same weights; its numbers
 are never a metric's value and never appear under a metric's name outside these tests.
