@@ -217,11 +217,9 @@ def test_clean_stats_loader(tmp_path):
 
 
 @pytest.fixture
-def empty_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv("BFRBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("BFRBENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
-    (tmp_path / "weights").mkdir()
-    return tmp_path / "weights"
+def empty_weights(no_weights):
+    """An empty cache and weights folder (tests/random_weights.py's no_weights)."""
+    return no_weights
 
 
 @pytest.mark.parametrize("name", FID_METRICS)
