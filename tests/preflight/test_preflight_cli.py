@@ -30,6 +30,7 @@ def _preflight(tmp_path, *args, timeout):
 
 
 def _check(done, out, profile):
+    # the CLI prints the errors last (they are what a failure's message needs)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     doc = json.loads((out / "preflight.json").read_text())
     assert doc["ok"] and doc["profile"] == profile

@@ -71,6 +71,8 @@ def test_document_and_table():
     text = render(doc)
     assert "pass (random weights)" in text and "architecture only, random weights" in text
     assert "RuntimeError: boom" in text and "note: faces: smoke" in text and "55.6 h" in text
+    # the errors come last (a long table and notes would scroll them out of a CI log's tail)
+    assert text.splitlines()[-3:] == ["errors:", "  y-train:", "      RuntimeError: boom"]
 
 
 def test_human_seconds():

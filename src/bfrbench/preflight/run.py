@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -52,16 +53,89 @@ def _tail(text: str, lines: int = 12) -> str:
     return "\n".join(kept[-lines:])
 
 
+def _signal_note(returncode: int) -> str:
+    """What a death by signal means: the log ends mid-run without an error, so say it."""
+    if returncode >= 0:
+        return ""
+    sig = -returncode
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = f"signal {sig}"
+    note = f"killed by {name} ({sig})"
+    if sig == signal.SIGKILL:
+        note += (": on Linux most often the kernel's out-of-memory killer (the stage's processes needed more memory "
+                 "than was free; `dmesg` names the victim); give the machine more memory or fewer --devices")
+    return note
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from /proc; a zombie is dead already, and one whose parent
+    died waits for whoever reaps orphans (in a container that may be nobody)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _reap_group(pgid: int, grace: float) -> bool:
+    """Wait up to `grace` seconds for a command's process group to empty, then kill what is left; True when
+    something was left.
+
+    Lightning's DDP launcher starts ranks 1..N-1 as children of rank 0; when rank 0 dies (killed, or an error on
+    rank 0 only), they wait in a collective until the backend's timeout (30 min for gloo) and hold their memory.
+    The command runs in its own session, so its whole group can be found and killed once it returns. The grace
+    lets ranks that are merely finishing (writing their probe file) end on their own."""
+    deadline = time.monotonic() + grace
+    while _group_members(pgid):
+        if time.monotonic() >= deadline:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def run_logged(cmd: Sequence[str], cwd: Path, log: Path, env: Mapping[str, str]) -> tuple[int, float, str]:
-    """(exit code, seconds, the error's last lines) of one command; its output goes to `log`."""
+    """(exit code, seconds, the error's last lines) of one command; its output goes to `log`.
+
+    The command runs in a new session; processes of it still alive when it returns (orphaned DDP ranks) are
+    killed, and the error says so."""
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with open(log, "w", encoding="utf-8") as f:
         f.write("$ " + " ".join(cmd) + "\n")
         f.flush()
-        done = subprocess.run(list(cmd), cwd=cwd, env=dict(env), stdout=f, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=dict(env), stdout=f, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        try:
+            returncode = proc.wait()
+        except BaseException:  # Ctrl-C reaches only our own session: end the command's too
+            _reap_group(proc.pid, grace=0.0)
+            raise
     seconds = time.perf_counter() - t0
-    return done.returncode, seconds, "" if done.returncode == 0 else _tail(log.read_text(encoding="utf-8"))
+    left = _reap_group(proc.pid, grace=120.0 if returncode == 0 else 10.0)
+    if returncode == 0:
+        return 0, seconds, ""
+    err = _tail(log.read_text(encoding="utf-8"))
+    disk_full = "No space left on device" in err
+    notes = [n for n in (_signal_note(returncode),
+                         f"the disk of {cwd} is full ({shutil.disk_usage(cwd).free / 2**30:.1f} GiB free now): a "
+                         "training stage holds up to three checkpoints at once (step, last, final), and the paper "
+                         "DifFace prior's are 2.3 GB each; free space or pass --out on a larger disk"
+                         if disk_full else "",
+                         "processes of it were still running and were killed (ranks waiting for a dead rank)"
+                         if left else "") if n]
+    head = f"exit {returncode}" + (f"; {'; '.join(notes)}" if notes else "") + f" (log: {log})"
+    return returncode, seconds, head + "\n" + err
 
 
 def prepare_work(out: Path) -> None:

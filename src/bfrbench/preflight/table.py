@@ -104,7 +104,7 @@ def stage_row(s: Mapping[str, Any]) -> list[str]:
 
 
 def render(doc: Mapping[str, Any]) -> str:
-    """The console table, then per-stage notes (what changed and why, errors), methods' restore/score, totals."""
+    """The console table, totals, per-stage notes (what changed and why), methods' restore/score, then errors."""
     rows = [list(COLUMNS)] + [stage_row(s) for s in doc["stages"]]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
@@ -120,8 +120,6 @@ def render(doc: Mapping[str, Any]) -> str:
         if s.get("random_weights"):
             extra.insert(0, "architecture only, random weights: nothing it produces is a result")
         extra.append(f"projection: {s['projection']['basis']}")
-        if s.get("error"):
-            extra.append("error: " + s["error"].replace("\n", "\n      "))
         lines.append(f"{s['key']}:")
         lines.extend(f"  - {e}" for e in extra)
     if doc.get("methods"):
@@ -129,6 +127,14 @@ def render(doc: Mapping[str, Any]) -> str:
         lines.append("restore + score (plumbing checks on preflight outputs, not results):")
         for m in doc["methods"]:
             lines.append(f"  {m['method']:<20} {m['status']:<5} {m.get('summary', '')}")
+    errors = [(s["key"], s["error"]) for s in doc["stages"] if s.get("error")] + \
+        [(f"{m['method']} (restore/score)", m["error"]) for m in doc.get("methods", []) if m.get("error")]
+    if errors:  # last, next to the verdict line: a long table would scroll them away
+        lines.append("")
+        lines.append("errors:")
+        for key, err in errors:
+            lines.append(f"  {key}:")
+            lines.extend(f"      {ln}" for ln in err.splitlines())
     return "\n".join(lines)
 
 
