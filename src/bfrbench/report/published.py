@@ -103,3 +103,21 @@ def quoted_tables(testset: str, meta: Mapping[str, Any], methods: Sequence[str],
                  + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
                  + "".join(rows_html) + "</tbody></table>")
     return md, page
+
+
+def published_points(testset: str, meta: Mapping[str, Any]):
+    """The published rows that can sit on the suite's axes: one row per quoted method ("PAPER: METHOD"), one column
+    per suite metric a published column matches by protocol (`suite_metric`), NaN elsewhere; None when no table
+    applies or none of its columns matches a suite metric (a column with another protocol is never plotted beside
+    the suite's numbers)."""
+    import pandas as pd
+
+    records: dict[str, dict[str, float]] = {}
+    for table in (t for t in published_tables() if applies(t, testset, meta)):
+        for published, row in table["rows"].items():
+            for col, value in zip(table["columns"], row["values"]):
+                if col["suite_metric"]:
+                    records.setdefault(f"{table['paper']}: {published}", {})[col["suite_metric"]] = float(value)
+    if not records:
+        return None
+    return pd.DataFrame.from_dict(records, orient="index")
