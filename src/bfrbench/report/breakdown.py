@@ -76,3 +76,23 @@ def breakdown_section(testset: str, testset_dir: Path, score_dirs: Mapping[str, 
             page += ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
                      + "</tr></thead><tbody>" + "".join(rows_html) + "</tbody></table>")
     return md, page
+
+
+def breakdown_frame(testset_dir: Path, score_dirs: Mapping[str, Path],
+                    metrics: Sequence[str] | None = None) -> Any:
+    """The data of `breakdown_tables` as one tidy DataFrame, columns factor (manifest column, a key of FACTORS),
+    level, method (the row), metric, value (the mean over the faces at that level); rows sorted by metric, factor
+    (FACTORS order), level and method. Empty (with those columns) without data. `plots.level_curves` draws it."""
+    import pandas as pd
+
+    columns = ["factor", "level", "method", "metric", "value"]
+    records = []
+    for metric, per_factor in breakdown_tables(testset_dir, score_dirs, metrics).items():
+        for factor, frame in per_factor.items():
+            for level, values in frame.iterrows():
+                for method, value in values.items():
+                    records.append((factor, level, str(method), metric, float(value)))
+    out = pd.DataFrame.from_records(records, columns=columns)
+    order = {f: i for i, f in enumerate(FACTORS)}
+    return out.sort_values(["metric", "factor", "level", "method"], key=lambda s: s.map(order) if s.name == "factor"
+                           else s, kind="stable").reset_index(drop=True)
