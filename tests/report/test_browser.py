@@ -104,8 +104,14 @@ def page(tmp_path_factory) -> Path:
                           notes_html="<p>notes &amp; more</p>", grid=GridSpec(columns, stems),
                           worst=worst_with_images(worst, columns, context=("LQ", "GT")),
                           plots=["plots/syn_psnr.png"])
+    # a second test set with more columns than fit at the faces' size, and a wide appendix table: still no
+    # horizontal scroll of the page
+    many = GridSpec([(f"method number {i} (submitted outputs)", columns[i % 3][1]) for i in range(12)], ["f0"])
+    wide = PageSection(testset="wide", caption="Twelve columns", table_html="", notes_html="", grid=many)
+    appendix = ("<h2>Protocols</h2><ul><li>psnr_rgb: BasicSR</li></ul><table><tr>"
+                + "".join(f"<td>a_rather_long_unbreakable_cell_{i}</td>" for i in range(30)) + "</tr></table>")
     downloads = [("LaTeX", "leaderboard.tex"), ("CSV", "leaderboard.csv"), ("Markdown", "leaderboard.md")]
-    text = build_page("smoke", [section], "<h2>Protocols</h2><ul><li>psnr_rgb: BasicSR</li></ul>", downloads)
+    text = build_page("smoke", [section, wide], appendix, downloads)
     for _, path in downloads:
         (reports / path).write_text("x\n")
     path = reports / "leaderboard.html"
@@ -174,10 +180,11 @@ def test_page_in_chromium(driver, page):
 
     # the grid fits the page: no horizontal scroll, the tiles are narrower than the faces
     assert d.execute_script("return document.documentElement.scrollWidth;") <= WIDTH
-    tiles = d.find_elements(By.CSS_SELECTOR, ".grid img.tile")
+    tiles = d.find_elements(By.CSS_SELECTOR, "#s0-grid img.tile")
     assert len(tiles) == 6
-    grid_width = d.execute_script("return document.querySelector('.grid').getBoundingClientRect().right;")
-    assert grid_width <= WIDTH
+    for grid in d.find_elements(By.CSS_SELECTOR, ".grid"):
+        assert d.execute_script("return arguments[0].getBoundingClientRect().right;", grid) <= WIDTH
+    assert len(d.find_elements(By.CSS_SELECTOR, "#s1-grid img.tile")) == 12
     tile = tiles[4]  # face f1, column beta
     d.execute_script("arguments[0].scrollIntoView();", tile)
     _wait_loaded(d, tile)
@@ -202,7 +209,7 @@ def test_page_in_chromium(driver, page):
     assert not zoom.is_displayed()
 
     # the comparison: two chosen columns of a chosen face, side by side at full resolution
-    box = d.find_element(By.CSS_SELECTOR, ".compare")
+    box = d.find_element(By.CSS_SELECTOR, "#s0 .compare")
     Select(box.find_element(By.CSS_SELECTOR, ".cmp-a")).select_by_visible_text("LQ")
     Select(box.find_element(By.CSS_SELECTOR, ".cmp-b")).select_by_visible_text("GT")
     Select(box.find_element(By.CSS_SELECTOR, ".cmp-face")).select_by_visible_text("f1")
@@ -218,7 +225,7 @@ def test_page_in_chromium(driver, page):
     assert d.execute_script("return document.documentElement.scrollWidth;") <= WIDTH
 
     # the worst faces: the metric select changes the faces shown; a click zooms
-    worst = d.find_element(By.CSS_SELECTOR, ".worst")
+    worst = d.find_element(By.CSS_SELECTOR, "#s0 .worst")
     sets = worst.find_elements(By.CSS_SELECTOR, ".worst-set")
     assert [s.is_displayed() for s in sets] == [True, False]
     shown_before = sets[0].text
@@ -233,7 +240,7 @@ def test_page_in_chromium(driver, page):
     d.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
 
     # plot with its SVG and the download links
-    plot = d.find_element(By.CSS_SELECTOR, "figure.plot img")
+    plot = d.find_element(By.CSS_SELECTOR, "#s0 figure.plot img")
     _wait_loaded(d, plot)
     assert d.find_element(By.LINK_TEXT, "SVG").get_attribute("href").endswith("plots/syn_psnr.svg")
     assert [a.text for a in d.find_elements(By.CSS_SELECTOR, "nav.downloads a")] == ["LaTeX", "CSV", "Markdown"]
