@@ -31,7 +31,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
     "sampling": None,  # method -> its restore-time settings (validated by the method's `load`)
     "score": {"metrics": list, "batch_size": int, "accelerator": str, "devices": int, "strategy": str,
               "num_nodes": int, "options": None},  # options: metric -> {key: value} (score_metric_options)
-    "report": {"grid_images": int, "title": str, "breakdown_metrics": list},
+    "report": {"grid_images": int, "worst_images": int, "title": str, "breakdown_metrics": list},
     "flipnet": {"config": str, "plus_of_config": str},  # FLIPNET as a data source (stages degrade, realism, +O/F)
     "submissions": None,  # NAME -> {description, url, outputs} (checked by bfrbench.stages.submissions)
 }

@@ -56,7 +56,32 @@ def test_report_tables_arrows_bold_and_unavailable(tmp_path, monkeypatch):
     assert "## Protocols" in md and "BasicSR" in md
     assert (tmp_path / "reports" / "grid_syn.png").is_file()
     html = written["html"].read_text()
-    assert "<b>25.00</b>" in html and "grid_syn.png" in html
+    assert 'class="board"' in html and ">25.00</td>" in html and " best" in html
+    assert "images/syn/LQ/f0.png" in html, "the grid's faces are copied beside the page"
+    tex = written["latex"].read_text()
+    assert r"\textbf{25.00}" in tex and r"psnr\_rgb$\uparrow$" in tex and r"\begin{document}" in tex
+    csv = written["csv"].read_text().splitlines()
+    assert csv[0] == "testset,method,metric,value,higher_better,n,status" and "syn,good,psnr_rgb,25.0,True,3,ok" in csv
+    assert (tmp_path / "reports" / "pd_syn.png").is_file() and (tmp_path / "reports" / "pd_syn.svg").is_file(), \
+        "psnr_rgb against piqe: the perception-distortion plane"
+
+
+def _tree(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_report_bytes_are_the_same_on_a_rebuild(tmp_path, monkeypatch):
+    """DVC hashes reports/: a second build (another process in real life) writes the same bytes, plots included."""
+    test_report_tables_arrows_bold_and_unavailable(tmp_path, monkeypatch)
+    first = _tree(tmp_path / "reports")
+    build_report({"profile": "smoke", "size": 16, "methods": ["lq", "good", "ghost"],
+                  "testsets": {"syn": {"kind": "synthetic"}}, "report": {"grid_images": 2}}, tmp_path / "reports",
+                 speed_dir=tmp_path / "speed")
+    second = _tree(tmp_path / "reports")
+    assert first.keys() == second.keys() and [k for k in first if first[k] != second[k]] == []
+    assert {"leaderboard.md", "leaderboard.html", "leaderboard.tex", "leaderboard.csv", "pd_syn.svg"} <= set(first)
+    for name, data in first.items():
+        assert str(tmp_path).encode() not in data, f"{name}: an absolute path"
 
 
 def test_a_frechet_value_on_too_few_images_is_marked(tmp_path, monkeypatch):

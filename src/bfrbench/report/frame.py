@@ -146,8 +146,9 @@ def tidy(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                     "status": df.attrs["status"].get(row, {}).get(metric, "few_images"
                                                                  if metric in df.attrs["few"].get(row, []) else "ok"),
                 })
-    return pd.DataFrame.from_records(records, columns=["testset", "method", "metric", "value", "higher_better", "n",
-                                                       "status"])
+    out = pd.DataFrame.from_records(records, columns=["testset", "method", "metric", "value", "higher_better", "n",
+                                                      "status"])
+    return out.astype({"n": "Int64", "higher_better": "boolean"})  # counts print as 3, not 3.0; missing as empty
 
 
 def values_only(df: pd.DataFrame) -> pd.DataFrame:

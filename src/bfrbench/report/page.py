@@ -133,10 +133,10 @@ def _plots_html(plots: Sequence[str]) -> str:
 
 
 def build_page(profile: str, sections: Sequence[PageSection], appendix_html: str,
-               downloads: Sequence[tuple[str, str]]) -> str:
+               downloads: Sequence[tuple[str, str]], title: str | None = None) -> str:
     """The page: title, download links (label, relative path), one section per test set (table, notes, plots,
     grid, comparison, worst faces), then `appendix_html` (FLIPNET tables, protocols, methods, submissions)."""
-    parts = [f"<h1>bfrbench leaderboard: profile {_e(profile)}</h1>"]
+    parts = [f"<h1>{_e(title or f'bfrbench leaderboard: profile {profile}')}</h1>"]  # title: params report.title
     if downloads:
         parts.append('<nav class="downloads">Download: ' + " · ".join(
             f'<a href="{_e(path)}" download>{_e(label)}</a>' for label, path in downloads) + "</nav>")
