@@ -28,5 +28,9 @@ class UNetL1Module(L.LightningModule):
         self.log("val/l1", torch.nn.functional.l1_loss(pred, batch["hq"]), sync_dist=True)
         self.log("val/psnr_rgb", (10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean(), sync_dist=True)
 
+    def validation_images(self, batch) -> dict[str, torch.Tensor]:
+        """The MLflow sample grid's columns (bfrbench.training.sample_grid)."""
+        return {"LQ": batch["lq"], "output": self.net(batch["lq"]), "HQ": batch["hq"]}
+
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

@@ -45,4 +45,40 @@ def run_restore(method_name: str, lq_dir: Path, out: Path, models_dir: Path, bat
         if meta is not None:
             run.log_metrics({k: v for k, v in meta.items() if k not in ("devices", "num_nodes", "batch_size")})
             run.log_artifact(job.speed_path)
+            log_sample_grid(run, testset or Path(lq_dir).name, Path(lq_dir), out)
     return meta
+
+
+SAMPLE_FACES = 4  # rows of the restore's MLflow sample grid
+
+
+def sample_grid(lq_dir: Path, out: Path, faces: int = SAMPLE_FACES):
+    """The first `faces` faces (sorted names) as rows LQ | restored | GT; GT when the test set has it (an `hq/`
+    folder beside `lq/` with every one of these faces). None when nothing was restored."""
+    from bfrbench.io.image_grid import image_grid
+    from bfrbench.io.images import read_image
+    from bfrbench.io.pairing import index_by_stem
+
+    lq = index_by_stem(lq_dir)
+    stems = [s for s in sorted(lq) if (out / f"{s}.png").is_file()][:faces]
+    if not stems:
+        return None
+    gt_dir = lq_dir.parent / "hq"
+    gt = index_by_stem(gt_dir) if gt_dir.is_dir() and gt_dir != lq_dir else {}
+    with_gt = all(s in gt for s in stems)
+    # convert=True: a picture only; the restore itself already refused or converted these files as asked
+    rows = [[read_image(lq[s], convert=True), read_image(out / f"{s}.png")]
+            + ([read_image(gt[s], convert=True)] if with_gt else []) for s in stems]
+    return image_grid(rows, ["LQ", "restored", "GT"] if with_gt else ["LQ", "restored"], max_tile=512)
+
+
+def log_sample_grid(run, name: str, lq_dir: Path, out: Path) -> None:
+    """`samples/<name>_grid.png` in the restore's MLflow run (rank 0 only: the run is inactive elsewhere)."""
+    if not run.active:
+        return
+    grid = sample_grid(lq_dir, out)
+    if grid is None:
+        return
+    import mlflow
+
+    mlflow.MlflowClient().log_image(run.run_id, grid, artifact_file=f"samples/{name}_grid.png")

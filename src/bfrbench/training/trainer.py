@@ -32,6 +32,10 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     # about the few that have none (some CUDA backward kernels, docs/reproducibility.md); true raises on those.
     "deterministic": "warn",
     "num_sanity_val_steps": 2,
+    # faces in the sample grid logged to the stage's MLflow run at every validation (samples/stepNNNNNNN.png, rows:
+    # the first validation faces; columns: the module's validation_images, e.g. LQ | output | HQ); 0: no grids.
+    # A picture only: the trained weights do not depend on it (training/sample_grid.py).
+    "sample_faces": 4,
 }
 
 
@@ -39,6 +43,9 @@ def trainer_config(cfg: Mapping[str, Any] | None, where: str = "trainer") -> dic
     merged = merge_known(TRAINER_DEFAULTS, dict(cfg or {}), where)
     if merged["max_steps"] <= 0 and merged["max_epochs"] <= 0:
         raise ConfigError(f"{where}: set max_steps or max_epochs to a positive number")
+    faces = merged["sample_faces"]
+    if isinstance(faces, bool) or not isinstance(faces, int) or faces < 0:
+        raise ConfigError(f"{where}.sample_faces: {faces!r} is not a number of faces", fix="a whole number >= 0")
     return merged
 
 
@@ -83,6 +90,7 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
         RNGState,
     )
     from bfrbench.training.curves import LossCurve
+    from bfrbench.training.sample_grid import SampleGrid
 
     ckpt = ModelCheckpoint(
         dirpath=out_dir / "checkpoints",
@@ -105,7 +113,7 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
     if cfg["val_every_n_steps"]:
         val_kwargs = {"val_check_interval": int(cfg["val_every_n_steps"]), "check_val_every_n_epoch": None}
     callbacks = [RNGState(), IsolatedValidationRNG(), FinalMetrics(), LossCurve(cfg["log_every_n_steps"]), ckpt,
-                 FinalCheckpoint(out_dir / "checkpoints")]
+                 FinalCheckpoint(out_dir / "checkpoints"), SampleGrid(cfg["sample_faces"])]
     return L.Trainer(
         accelerator=cfg["accelerator"],
         devices=cfg["devices"],

@@ -70,6 +70,16 @@ class IdentityModule(L.LightningModule):
             self.log("val/irn_cos", (self.irn(batch["lq"]) * target).sum(1).mean(), sync_dist=True)
             self.log("val/lq_cos", (self.face_id.embed(batch["lq"]) * target).sum(1).mean(), sync_dist=True)
 
+    def validation_images(self, batch) -> dict[str, torch.Tensor]:
+        """The MLflow sample grid's columns (bfrbench.training.sample_grid). The stage's only image is the decode of
+        the mask-mixed latent (the HQ face's features where the mask is on, the LQ face's elsewhere), shown beside
+        the decode of the LQ latent alone: what the learned mask brings back. Not a restoration (it reads the HQ)."""
+        z_hq = self.vqgan.quantize(self.vqgan.encode(batch["hq"]))
+        z_lq = self.vqgan.encode(batch["lq"])
+        m = self.mask.soft()
+        return {"LQ": batch["lq"], "LQ latent": self.vqgan.decode(z_lq),
+                "mask mix": self.vqgan.decode(m * z_hq + (1 - m) * z_lq), "HQ": batch["hq"]}
+
     def configure_optimizers(self):
         o = self.hparams.optim
         return torch.optim.AdamW([

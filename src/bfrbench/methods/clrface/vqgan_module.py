@@ -70,6 +70,10 @@ class VQGANModule(L.LightningModule):
         self.log("val/l1", F.l1_loss(rec, batch["hq"]), sync_dist=True)
         self.log("val/psnr_rgb", (10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean(), sync_dist=True)
 
+    def validation_images(self, batch) -> dict[str, torch.Tensor]:
+        """The MLflow sample grid's columns (bfrbench.training.sample_grid): input and reconstruction."""
+        return {"HQ (input)": batch["hq"], "reconstruction": self.vqgan(batch["hq"])[0]}
+
     def on_save_checkpoint(self, checkpoint):
         checkpoint["batches"] = self.batches
 

@@ -95,6 +95,11 @@ class _Stage(L.LightningModule):
         self.log("val/l1", F.l1_loss(pred.clamp(0, 1), batch["hq"]), sync_dist=True)
         self.log("val/psnr_rgb", psnr01(pred, batch["hq"]), sync_dist=True)
 
+    def validation_images(self, batch) -> dict[str, torch.Tensor]:
+        """The MLflow sample grid's columns (bfrbench.training.sample_grid): the EMA network's restoration."""
+        out = (self._restore_val(to_signed(batch["lq"]), to_signed(batch["hq"])) + 1) / 2
+        return {"LQ": batch["lq"], "output": out, "HQ": batch["hq"]}
+
 
 class VQGANStage(_Stage):
     """Stage I: VQGAN on HQ faces; L1 + LPIPS + codebook loss, hinge GAN with adaptive weight after `disc_start`."""
@@ -123,6 +128,10 @@ class VQGANStage(_Stage):
 
     def _restore_val(self, lq, hq):
         return self.net_ema(hq)[0]  # stage I reconstructs HQ faces
+
+    def validation_images(self, batch) -> dict[str, torch.Tensor]:
+        """An autoencoder: its input and the EMA network's reconstruction."""
+        return {"HQ (input)": batch["hq"], "reconstruction": (self._restore_val(None, to_signed(batch["hq"])) + 1) / 2}
 
 
 def _codeformer_from(arch: dict, vqgan_state: Mapping[str, torch.Tensor]) -> CodeFormer:

@@ -36,6 +36,11 @@ class EstimatorStage(L.LightningModule):
         self.log("val/l1", F.l1_loss(pred, batch["hq"]), sync_dist=True)
         self.log("val/psnr_rgb", psnr01(pred, batch["hq"]), sync_dist=True)
 
+    def validation_images(self, batch) -> dict[str, torch.Tensor]:
+        """The MLflow sample grid's columns (bfrbench.training.sample_grid); the prior stage has none (an image
+        from it takes a full sampling run)."""
+        return {"LQ": batch["lq"], "output": self.net(batch["lq"]), "HQ": batch["hq"]}
+
     def configure_optimizers(self):
         opt = torch.optim.Adam(self.net.parameters(), lr=self.hparams.lr)
         steps = max(1, int(self.trainer.max_steps)) if self.trainer.max_steps > 0 else 1

@@ -96,6 +96,13 @@ class EmbedAEModule(L.LightningModule):
         for domain in ("hq", "lq"):
             self.log(f"val/{domain}_l1", F.l1_loss(self.ae[domain](batch[domain]), batch[domain]), sync_dist=True)
 
+    def validation_images(self, batch) -> dict[str, torch.Tensor]:
+        """The MLflow sample grid's columns (bfrbench.training.sample_grid): each autoencoder's input and
+        reconstruction at the stage's resolution. Stage II (alignment) has no image output."""
+        batch = resize_batch(batch, self.hparams.resolution)
+        return {"LQ": batch["lq"], "LQ reconstruction": self.ae["lq"](batch["lq"]),
+                "HQ reconstruction": self.ae["hq"](batch["hq"]), "HQ": batch["hq"]}
+
     def configure_optimizers(self):
         o = self.hparams.optim
         opt_g = torch.optim.Adam(self.ae.parameters(), lr=o["lr"], betas=(0.5, 0.9))
