@@ -218,3 +218,24 @@ def test_reruns_write_identical_bytes_without_stamps(tmp_path):
             assert b"tEXt" not in data and b"iTXt" not in data and b"Software" not in data, a.name
         if a.suffix == ".svg":
             assert b"<dc:date>" not in data and b"<dc:creator>" not in data, a.name
+
+
+def test_dvc_yaml_plots_name_a_logged_loss_of_every_trained_stage():
+    """Each trained stage's curve.json (a cached out: `dvc plots diff` across revisions and experiments) has a
+    plots entry whose y is a loss that stage logs: checked against the committed smoke reference curves."""
+    doc = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((ROOT / "experiments/profiles/smoke.yaml").read_text(encoding="utf-8"))
+    defs = {k: v for entry in doc["plots"] for k, v in entry.items()}
+    trained = {(e["method"], e["stage"]): e["config"] for e in params["train"].values()}
+    trained[("unet_l1_of", "train")] = params["flipnet"]["plus_of_config"]
+    checked = 0
+    for (method, stage), config in trained.items():
+        reference = ROOT / config.replace(".yaml", ".curve.json")
+        if not reference.is_file():  # no training curve (lq card, classic fit)
+            continue
+        logged = {k for point in json.loads(reference.read_text())["points"] for k in point}
+        entry = defs.get(f"models/{method}/{stage}/curve.json")
+        assert entry is not None, f"dvc.yaml plots: no entry for {method}/{stage}"
+        assert entry["x"] == "step" and entry["y"] in logged, (method, stage, entry, sorted(logged))
+        checked += 1
+    assert checked == 13
