@@ -418,7 +418,11 @@ def cmd_report(args) -> int:
         if written["speed"]:
             run.log_artifact(written["speed"])
     speed = f"; restore speed (measured, not reproducible) to {written['speed']}" if written["speed"] else ""
-    _say(f"wrote the leaderboard to {written['markdown']} and {written['html']}{speed}")
+    out = Path(args.out)
+    figures = sorted(out.rglob("*.svg"))
+    _say(f"wrote the leaderboard to {written['markdown']}, {written['html']} (open it in a browser), "
+         f"{written['latex']} (LaTeX) and {written['csv']} (CSV); {len(figures)} plots (PNG + SVG) under {out}"
+         f"{speed}")
     return 0
 
 
