@@ -89,6 +89,21 @@ def test_repro_fills_every_cell_and_is_idempotent(repo):
                 assert re.fullmatch(r"(\*{0,2}-?\d+\.\d+\*{0,2}|inf)( †)?", cell), f"{testset}/{row[0]}: cell {cell!r}"
         assert (repo / "reports" / f"grid_{testset}.png").is_file()
     assert "Protocols" in md and "psnr_y" in md
+    reports = repo / "reports"
+    csv = (reports / "leaderboard.csv").read_text().splitlines()
+    assert csv[0] == "testset,method,metric,value,higher_better,n,status" and len(csv) > len(params["methods"])
+    assert list(reports.glob("pd_*.svg")) and list((reports / "curves").glob("*.csv")), "plots and curve tables"
+    assert 'class="board"' in (reports / "leaderboard.html").read_text()
+    if shutil.which("pdflatex"):  # tests/report/test_render.py compiles a fixed one; this is the real one
+        (repo / "tex").mkdir()
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-output-directory",
+                               str(repo / "tex"), str(reports / "leaderboard.tex")], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:]
+    shown = subprocess.run(["dvc", "plots", "show", "--json"], cwd=repo, env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert "curve.json" in shown.stdout, "dvc plots show reads the training curves"
     speed = (repo / "speed" / "speed.md").read_text()  # timings: beside, not in what DVC hashes
     for method in params["methods"]:
         assert re.search(rf"^\| {re.escape(method)} \| \d+\.\d+ \|", speed, re.M), f"{method}: no s/img in {speed}"
