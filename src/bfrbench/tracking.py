@@ -23,6 +23,16 @@ def tracking_uri() -> str:
     return f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
+def artifact_location(uri: str) -> str | None:
+    """Where a new experiment keeps its runs' files: beside a local sqlite store (`sqlite:///DIR/x.db` ->
+    DIR/mlruns), so the store and its images stay together whatever the working directory; None (the server's own
+    default) for any other store, e.g. a shared tracking server."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    return (Path(uri[len(prefix):]).resolve().parent / "mlruns").as_uri()
+
+
 def is_rank_zero() -> bool:
     for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
         if os.environ.get(var, "0") != "0":
@@ -115,7 +125,8 @@ def stage_run(stage: str, profile: str, params: Mapping[str, Any] | None = None,
     mlflow.set_tracking_uri(tracking_uri())
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(experiment)
-    exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
+    exp_id = exp.experiment_id if exp is not None else \
+        client.create_experiment(experiment, artifact_location=artifact_location(tracking_uri()))
     run = client.create_run(exp_id, run_name=stage, tags={"bfrbench.stage": stage, "bfrbench.profile": profile})
     handle = StageRun(run.info.run_id, experiment)
     if params:

@@ -81,7 +81,7 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import MLFlowLogger
 
-    from bfrbench.tracking import tracking_uri
+    from bfrbench.tracking import artifact_location, tracking_uri
     from bfrbench.training.callbacks import (
         AtomicCheckpointIO,
         FinalCheckpoint,
@@ -108,7 +108,8 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
 
     mlflow_off = run_id is None and os.environ.get("BFRBENCH_NO_MLFLOW") == "1"
     logger = False if mlflow_off or not is_rank_zero() else \
-        MLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri(), run_id=run_id, log_model=False)
+        MLFlowLogger(experiment_name=experiment, tracking_uri=tracking_uri(), run_id=run_id, log_model=False,
+                     artifact_location=artifact_location(tracking_uri()))
     val_kwargs: dict[str, Any] = {}
     if cfg["val_every_n_steps"]:
         val_kwargs = {"val_check_interval": int(cfg["val_every_n_steps"]), "check_val_every_n_epoch": None}
