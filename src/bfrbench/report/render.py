@@ -47,21 +47,20 @@ def _slug(text: str) -> str:
 
 
 def html_table(df: pd.DataFrame) -> str:
-    """The table as HTML (pandas Styler): class `board`, best cells class `best` (bold), second `second`
-    (underlined); each cell's number in `data-value` is not needed: the page's sorter parses the text, and puts
-    cells without a number last."""
-    texts = pd.DataFrame({m: [cell_text(df, r, m) for r in df.index] for m in df.columns}, index=df.index)
+    """The table as HTML (pandas Styler): class `board`, one header row (`method`, then each metric with its
+    arrow), best cells class `best` (bold), second `second` (underlined). No number attributes: the page's sorter
+    parses the cell text and puts cells without a number last."""
+    texts = pd.DataFrame({m: [cell_text(df, r, m) for r in df.index] for m in df.columns})
     texts.columns = [header(df, m) for m in df.columns]
-    classes = pd.DataFrame("", index=df.index, columns=texts.columns)
-    for m, title in zip(df.columns, texts.columns):
+    texts.insert(0, "method", list(df.index))  # a column, not the index: one header row, sortable by name
+    classes = pd.DataFrame("", index=texts.index, columns=texts.columns)
+    for m, title in zip(df.columns, texts.columns[1:]):
         best, second = ranked(df, m)
-        for row in best:
-            classes.at[row, title] = "best"
-        for row in second:
-            classes.at[row, title] = "second"
-    styler = Styler(texts, uuid=_slug(df.attrs["testset"]), cell_ids=False)
+        for i, row in enumerate(df.index):
+            classes.iat[i, texts.columns.get_loc(title)] = "best" if row in best else "second" if row in second else ""
+    styler = Styler(texts, uuid=_slug(df.attrs["testset"]), cell_ids=False).hide(axis="index")
     styler = styler.set_td_classes(classes).set_table_attributes('class="board"')
-    styler = styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1).format(escape="html")
+    styler = styler.format_index(escape="html", axis=1).format(escape="html")
     return styler.to_html()
 
 
