@@ -3,6 +3,12 @@
 Determinism: the sampler yields (epoch, index) pairs and the dataset derives every random choice (flip, degradation
 parameters, noise) from (seed, epoch, index). The sampler shards by rank itself, so the same sample comes out
 whatever the number of workers or processes.
+
+Where the training LQ is made (`data.degrade_on`): "cpu" (null, the default) degrades each sample in the loader
+workers with the numpy path (`bfrbench.data.degradation`). "gpu" leaves the workers to read, flip and draw each
+sample's `DegradationParams` (from the same per-sample generator, so the same parameters), and degrades the batch
+on the training device with the batched torch path (`bfrbench.data.degradation_torch`) in `on_after_batch_transfer`;
+the LightningModules get the same keys, dtype, range and shape either way (docs/degradation_torch.md).
 """
 
 from __future__ import annotations
@@ -18,24 +24,86 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from bfrbench.data.degradation import STREAM_FLIP, STREAM_ORDER, DegradationPipeline, sample_rng
+from bfrbench.data.degradation import (
+    STREAM_BRANCH,
+    STREAM_FLIP,
+    STREAM_ORDER,
+    DegradationParams,
+    DegradationPipeline,
+    sample_branch_params,
+    sample_rng,
+)
 from bfrbench.data.faces import read_face
 from bfrbench.data.tensors import to_tensor
-from bfrbench.errors import BFRBenchError
+from bfrbench.errors import BFRBenchError, ConfigError
 
 VAL_EPOCH = 2**31 - 1  # validation samples use their own fixed epoch, never reached by training
+
+DEGRADE_ON = ("cpu", "gpu")  # data.degrade_on; null means cpu
+# Keys of a batch whose degradation was left to the training device (degrade_on: gpu); gone once it is degraded.
+DEFERRED_KEY = "degrade_params"  # {lq key: (N, PACKED_LEN) int64 packed DegradationParams}
+SOURCE_KEY = "hq_color"  # the face the LQ is made from, when the target `hq` may be made gray (gt_gray presets)
+# The torch path's JPEG, as the card states it: the real codec, so the LQ is the CPU path's (docs/degradation_torch.md)
+TORCH_JPEG = "cpu"
+CPU_PATH = "cpu (numpy, bfrbench.data.degradation)"
+
+
+def torch_path(blur: str) -> str:
+    """The card's description of the degrade_on: gpu path with this blur."""
+    return (f"gpu: the batched torch path on the training device (bfrbench.data.degradation_torch; JPEG: "
+            f"jpeg='{TORCH_JPEG}', the OpenCV codec per sample on the CPU, as the CPU path; noise: numpy, the CPU "
+            f"path's values; blur: {blur})")
+
+
+_PACKED_INTS = ("branch", "aniso", "jpeg_quality", "noise_seed", "has_color_shift", "gray", "kernel_size")
+_PACKED_FLOATS = ("sigma_x", "sigma_y", "theta", "scale", "noise_sigma", "shift_r", "shift_g", "shift_b")
+PACKED_LEN = len(_PACKED_INTS) + len(_PACKED_FLOATS)
+
+
+def pack_params(p: DegradationParams) -> torch.Tensor:
+    """One sample's parameters as an int64 vector (floats as their float64 bits): they pass the DataLoader's collate
+    and the copy to any device unchanged (int64 exists on every device, float64 not on MPS)."""
+    shift = p.color_shift if p.color_shift is not None else (0.0, 0.0, 0.0)
+    floats = np.array([p.sigma_x, p.sigma_y, p.theta, p.scale, p.noise_sigma, *shift], dtype=np.float64)
+    ints = np.array([p.branch, p.kernel == "aniso", p.jpeg_quality, p.noise_seed, p.color_shift is not None, p.gray,
+                     p.kernel_size], dtype=np.int64)
+    return torch.from_numpy(np.concatenate([ints, floats.view(np.int64)]))
+
+
+def unpack_params(packed: torch.Tensor) -> list[DegradationParams]:
+    """(N, PACKED_LEN) from `pack_params` (on any device) -> the N DegradationParams, bit for bit."""
+    rows = np.ascontiguousarray(packed.detach().cpu().numpy().astype(np.int64, copy=False).reshape(-1, PACKED_LEN))
+    ints, floats = rows[:, : len(_PACKED_INTS)], np.ascontiguousarray(rows[:, len(_PACKED_INTS):]).view(np.float64)
+    out = []
+    for i, f in zip(ints.tolist(), floats.tolist()):
+        branch, aniso, quality, noise_seed, has_shift, gray, kernel_size = i
+        out.append(DegradationParams(branch=branch, kernel="aniso" if aniso else "iso", sigma_x=f[0], sigma_y=f[1],
+                                     theta=f[2], scale=f[3], noise_sigma=f[4], jpeg_quality=quality,
+                                     noise_seed=noise_seed, color_shift=tuple(f[5:8]) if has_shift else None,
+                                     gray=bool(gray), kernel_size=kernel_size))
+    return out
+
+
+def gray_target(hq: np.ndarray) -> np.ndarray:
+    # as the peers' `gt_gray` (cvtColor to gray, tiled to 3 channels); on the 8-bit face, so within half a level of
+    # their float conversion
+    return np.repeat(cv2.cvtColor(hq, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
 
 
 class DegradedFaces(Dataset):
     """Items are addressed by (epoch, index): the HQ face `index`, degraded with the draw for that epoch."""
 
     def __init__(self, paths: list[Path], pipeline: DegradationPipeline, size: int, flip: bool = True,
-                 lq_per_branch: bool = False):
+                 lq_per_branch: bool = False, defer: bool = False):
         self.paths = list(paths)
         self.pipeline = pipeline
         self.size = size
         self.flip = flip
         self.lq_per_branch = lq_per_branch  # items carry every branch's LQ: lq (branch 0), lq_b1, ...
+        # defer: items carry the parameters instead of the LQ (DEFERRED_KEY), degraded later by `degrade_deferred`;
+        # with a gt_gray branch that can draw gray, also the colour face the LQ is made from (SOURCE_KEY)
+        self.defer = defer
+        self.gray_targets = not lq_per_branch and any(b.gt_gray and b.gray_prob > 0 for b in pipeline.preset.branches)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -46,16 +114,53 @@ class DegradedFaces(Dataset):
         rng = sample_rng(self.pipeline.seed, epoch, index, STREAM_FLIP)
         if self.flip and rng.random() < 0.5:
             hq = np.ascontiguousarray(hq[:, ::-1])
+        if self.defer:
+            return self._deferred(hq, index, epoch)
         if self.lq_per_branch:
             lqs = self.pipeline.branch_lq(hq, index, epoch)
             item = {f"lq_b{i}": to_tensor(lq) for i, lq in enumerate(lqs[1:], start=1)}
             return {"lq": to_tensor(lqs[0]), **item, "hq": to_tensor(hq), "index": index}
         lq, params = self.pipeline(hq, index, epoch)
         if self.pipeline.gray_target(params):
-            # as the peers' `gt_gray` (cvtColor to gray, tiled to 3 channels); on the 8-bit face, so within half a
-            # level of their float conversion
-            hq = np.repeat(cv2.cvtColor(hq, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+            hq = gray_target(hq)
         return {"lq": to_tensor(lq), "hq": to_tensor(hq), "index": index}
+
+    def _deferred(self, hq: np.ndarray, index: int, epoch: int) -> dict[str, Any]:
+        """The item without its LQ: the parameters the CPU path would degrade it with, drawn from the same
+        generators (`DegradationPipeline.__call__` and `branch_lq`), and the same target."""
+        if self.lq_per_branch:
+            draws = [sample_branch_params(self.pipeline.preset, b, sample_rng(self.pipeline.seed, epoch, index,
+                                                                              STREAM_BRANCH + b))
+                     for b in range(len(self.pipeline.preset.branches))]
+            deferred = {("lq" if b == 0 else f"lq_b{b}"): pack_params(p) for b, p in enumerate(draws)}
+            return {"hq": to_tensor(hq), "index": index, DEFERRED_KEY: deferred}
+        params = self.pipeline.params_for(index, epoch)
+        target = gray_target(hq) if self.pipeline.gray_target(params) else hq
+        item = {"hq": to_tensor(target), "index": index, DEFERRED_KEY: {"lq": pack_params(params)}}
+        if self.gray_targets:
+            item[SOURCE_KEY] = to_tensor(hq)
+        return item
+
+
+def degrade_deferred(batch: Any, blur: str) -> Any:
+    """`batch` with every deferred part (a dict holding DEFERRED_KEY, at any depth of a dict of loaders' batches)
+    degraded where its tensors are, by `degradation_torch.degrade_batch` (JPEG through the real codec, the CPU path's
+    noise): its LQ keys first, then the rest, as the CPU path's items. Anything else is returned as it is."""
+    if not isinstance(batch, dict):
+        return batch
+    if DEFERRED_KEY not in batch:
+        return {k: degrade_deferred(v, blur) for k, v in batch.items()} if any(
+            isinstance(v, dict) for v in batch.values()) else batch
+    from bfrbench.data.degradation_torch import degrade_batch
+
+    source = batch.get(SOURCE_KEY, batch["hq"])
+    if blur == "fft64" and source.device.type == "mps":
+        raise ConfigError("data.degrade_on: gpu with data.fast_blur: false needs float64, which MPS lacks",
+                          fix="set data.fast_blur: true (the blur in float32), or data.degrade_on: cpu")
+    with torch.no_grad():
+        lqs = {key: degrade_batch(source, unpack_params(packed), jpeg=TORCH_JPEG, noise="numpy", blur=blur)
+               for key, packed in batch[DEFERRED_KEY].items()}
+    return {**lqs, **{k: v for k, v in batch.items() if k not in (DEFERRED_KEY, SOURCE_KEY)}}
 
 
 class RealLQFaces(Dataset):
@@ -167,6 +272,9 @@ DATA_DEFAULTS: dict[str, Any] = {
     # bfrbench.data.real_pairs, served as a second loader; null = none. Crops are `size` px.
     "real_pairs": None,
     "real_pairs_batch_size": None,  # the real-pair loader's batch (null: batch_size)
+    # where the training LQ is synthesised: null/"cpu" in the loader workers (numpy), "gpu" on the training device
+    # (batched torch; docs/degradation_torch.md). Null, not "cpu": reference curves' config digests skip nulls.
+    "degrade_on": None,
 }
 
 
@@ -183,7 +291,7 @@ class BFRDataModule(L.LightningDataModule):
         return cls(faces_dir, size, d["degradation"], seed, d["batch_size"], d["num_workers"], d["val_count"],
                    d["flip"], d["worker_start"], real_lq=d["real_lq"], fast_blur=d["fast_blur"],
                    extra_pairs=d["extra_pairs"], lq_per_branch=d["lq_per_branch"], real_pairs=d["real_pairs"],
-                   real_pairs_batch_size=d["real_pairs_batch_size"])
+                   real_pairs_batch_size=d["real_pairs_batch_size"], degrade_on=d["degrade_on"])
 
     def __init__(
         self,
@@ -202,10 +310,18 @@ class BFRDataModule(L.LightningDataModule):
         lq_per_branch: bool = False,
         real_pairs: list[dict[str, Any]] | None = None,
         real_pairs_batch_size: int | None = None,
+        degrade_on: str | None = None,
     ) -> None:
         super().__init__()
         if worker_start not in ("spawn", "forkserver", "fork"):
             raise BFRBenchError(f"data.worker_start: {worker_start!r}", fix="use spawn, forkserver or fork")
+        if degrade_on is not None and degrade_on not in DEGRADE_ON:
+            raise ConfigError(f"data.degrade_on: {degrade_on!r} is not one of {', '.join(DEGRADE_ON)}",
+                              fix="cpu (null, the default): in the loader workers; gpu: on the training device")
+        self.degrade_on = degrade_on or "cpu"
+        if self.degrade_on == "gpu" and extra_pairs:
+            raise ConfigError("data.degrade_on: gpu with data.extra_pairs: the offline pairs are degraded already and "
+                              "a batch mixes them with online draws", fix="use data.degrade_on: cpu with extra_pairs")
         # OpenCV's thread pool does not survive fork: a forked worker of a process that already ran OpenCV code
         # can hang. Spawned workers cost a few seconds once (persistent_workers) and never hang.
         self.worker_start = worker_start
@@ -229,7 +345,18 @@ class BFRDataModule(L.LightningDataModule):
                                    "flip": flip, "worker_start": worker_start,
                                    "real_lq": real_lq, "fast_blur": fast_blur, "extra_pairs": extra_pairs,
                                    "lq_per_branch": lq_per_branch, "real_pairs": self.real_pairs,
-                                   "real_pairs_batch_size": real_pairs_batch_size})
+                                   "real_pairs_batch_size": real_pairs_batch_size, "degrade_on": degrade_on})
+
+    @property
+    def torch_blur(self) -> str:
+        """degradation_torch's blur for degrade_on: gpu. `data.fast_blur` (training draws may trade bit-exactness
+        for speed) picks the float32 FFT, as it picks the fast blur on the CPU; otherwise float64, the exact one."""
+        return "fft32" if self.fast_blur else "fft64"
+
+    @property
+    def degradation_path(self) -> str:
+        """Where and how the training LQ is made, as the model card states it."""
+        return torch_path(self.torch_blur) if self.degrade_on == "gpu" else CPU_PATH
 
     def setup(self, stage: str | None = None) -> None:
         from bfrbench.data.faces import face_paths
@@ -237,7 +364,10 @@ class BFRDataModule(L.LightningDataModule):
         # Training draws may use the fast blur; the validation set is made exactly like the test sets.
         train_pipe = DegradationPipeline.from_config(self.degradation, seed=self.seed, fast_blur=self.fast_blur)
         val_pipe = DegradationPipeline.from_config(self.degradation, seed=self.seed)
-        self.train_set = DegradedFaces(face_paths(self.faces_dir, "train"), train_pipe, self.size, flip=self.flip,
+        train_paths = face_paths(self.faces_dir, "train")
+        # train_set's items are complete (the CPU path), for readers outside the Lightning loop (FLIPNET's smoke
+        # backbone pre-fit); with degrade_on: gpu the training loader serves the same samples without their LQ
+        self.train_set = DegradedFaces(train_paths, train_pipe, self.size, flip=self.flip,
                                        lq_per_branch=self.lq_per_branch)
         self.val_set = DegradedFaces(face_paths(self.faces_dir, "val")[: self.val_count], val_pipe, self.size, False,
                                      lq_per_branch=self.lq_per_branch)
@@ -248,6 +378,10 @@ class BFRDataModule(L.LightningDataModule):
 
             self.train_set = OnlinePlusOffline(self.train_set, OfflinePairs(self.extra_pairs, self.size, self.seed,
                                                                             self.flip))
+        self.train_loader_set: Dataset = self.train_set
+        if self.degrade_on == "gpu":  # (never with extra_pairs: __init__ refuses it)
+            self.train_loader_set = DegradedFaces(train_paths, train_pipe, self.size, flip=self.flip,
+                                                  lq_per_branch=self.lq_per_branch, defer=True)
         self.real_lq_set = None
         if self.real_lq:
             refs = real_lq_refs(self.real_lq, self.faces_dir)
@@ -294,7 +428,7 @@ class BFRDataModule(L.LightningDataModule):
     def train_dataloader(self):
         """Paired (LQ, HQ) batches; with `real_lq` or `real_pairs` set, a dict {"paired": ..., "real_lq": ...,
         "real_pairs": ...} of loaders (Lightning cycles the shorter ones)."""
-        paired = self._loader(self.train_set)
+        paired = self._loader(self.train_loader_set)
         if self.real_lq_set is None and self.real_pairs_set is None:
             return paired
         loaders = {"paired": paired}
@@ -304,6 +438,11 @@ class BFRDataModule(L.LightningDataModule):
             loaders["real_pairs"] = self._loader(self.real_pairs_set, seed_offset=2,
                                                  batch_size=self.real_pairs_batch_size)
         return loaders
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """degrade_on: gpu: Lightning calls this with every batch once it is on the module's device; the deferred
+        training faces are degraded there (`degrade_deferred`). Validation and real-LQ batches pass unchanged."""
+        return degrade_deferred(batch, self.torch_blur) if self.degrade_on == "gpu" else batch
 
     def _loader_generator(self) -> torch.Generator:
         """Each loader's own generator. Why: creating a DataLoader iterator draws a seed from the generator it is

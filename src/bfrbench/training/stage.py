@@ -169,6 +169,10 @@ def run_stage(method, ctx) -> dict[str, Any]:
     if isinstance(plan, NoTraining):
         from bfrbench.training.trainer import is_global_zero
 
+        if (cfg.get("data") or {}).get("degrade_on") not in (None, "cpu"):  # nothing is degraded: never ignore it
+            raise ConfigError(f"{where}: data.degrade_on is {cfg['data']['degrade_on']!r}, but this stage trains "
+                              "nothing (no data are read)", fix="remove data.degrade_on")
+
         if is_global_zero():
             write_outputs(ctx.out_dir, plan.files, plan.card)
         return dict(plan.metrics)
@@ -199,6 +203,7 @@ def _train(method, ctx, cfg: dict[str, Any], plan: TrainPlan, where: str) -> dic
     plan.module.load_state_dict(final["state_dict"], strict=True)
     metrics = {k: float(v) for k, v in sorted(final["callbacks"].get(FinalMetrics().state_key, {}).items())}
     card = {"method": method.name, "stage": ctx.stage, "source": SUITE, "config": cfg,
+            "degradation_path": dm.degradation_path,  # where data.degrade_on made the training LQ
             "steps": int(final["global_step"]), "final_metrics": metrics,
             "environment": environment_fingerprint(tcfg["accelerator"], tcfg["deterministic"]), **plan.card}
     if plan.describe is not None:
