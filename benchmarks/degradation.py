@@ -1,11 +1,18 @@
 """Per-core throughput of the naive degradation at 512x512: the peers' path (BasicSR 1.4.2's own functions in
 GFPGAN's order) against ours (`apply_degradation`): the exact path (filter2D + resize, bit-identical) and the fast
-one (`fast_blur=True`: `bfrbench.data.blur_resize`, the blur computed only where the downsample reads).
+one (`fast_blur=True`: `bfrbench.data.blur_resize`, the blur computed only where the downsample reads); and the
+batched torch path (`bfrbench.data.degradation_torch.degrade_batch`, what `data.degrade_on: gpu` runs) on the CPU,
+and on CUDA when there is a device.
 
-    .venv/bin/python benchmarks/degradation.py [--images 16] [--presets gfpgan,difface] [--repeat 3] [--out FILE]
+    .venv/bin/python benchmarks/degradation.py [--images 16] [--presets gfpgan,difface] [--repeat 3] [--batch 8]
+                                              [--out FILE]
 
 One thread everywhere (OpenMP/MKL/OpenBLAS set before numpy loads, OpenCV and torch told so), one process.
-Both paths get the same sampled `DegradationParams` (our presets, fixed seed) on the same faces.
+Every path gets the same sampled `DegradationParams` (our presets, fixed seed) on the same faces. The torch path
+degrades batches of `--batch` faces that are already float tensors on the device (as the training hook gets them),
+with `data.degrade_on: gpu`'s settings: JPEG through the real codec on the CPU, numpy noise, and the float32 FFT blur
+(`data.fast_blur: true`, the default) or the float64 one (`fast_blur: false`). CPU paths are timed in CPU time
+(`time.process_time`), the CUDA one in wall time after a synchronize (its host-side JPEG and noise included).
 
 Noise. Timing: each path draws its own, as it would in training: ours from `params.noise_seed` (numpy PCG64),
 BasicSR from numpy's legacy global stream (`np.random.randn` inside `add_gaussian_noise`), seeded per image.
@@ -141,6 +148,25 @@ def capture_rounding_inputs(bsr, into: list):
         bsr.add_jpg_compression, cv2.convertScaleAbs = original_jpg, original_abs
 
 
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def torch_batches(hqs: list[np.ndarray], params: list[DegradationParams], batch: int, device: str) -> list:
+    """(HQ tensor on `device`, its params) per batch of `batch` samples, faces cycled as the per-sample paths do."""
+    import torch
+
+    out = []
+    for start in range(0, len(params), batch):
+        chunk = params[start:start + batch]
+        faces_ = [hqs[(start + i) % len(hqs)] for i in range(len(chunk))]
+        hq = torch.from_numpy(np.stack(faces_).transpose(0, 3, 1, 2).copy()).float().div_(255.0).to(device)
+        out.append((hq, chunk))
+    return out
+
+
 @dataclass
 class Diff:
     """Differences of one path against the reference over a preset's set, in 8-bit levels."""
@@ -187,8 +213,12 @@ class PresetResult:
         return 1e3 * self.seconds[path] / self.images
 
 
-def time_paths(bsr, hqs: list[np.ndarray], params: list[DegradationParams], repeat: int) -> dict:
+def time_paths(bsr, hqs: list[np.ndarray], params: list[DegradationParams], repeat: int, batch: int = 8) -> dict:
     """Best-of-`repeat` seconds for the whole set, per path; paths interleave within a repeat to share the load."""
+    import torch
+
+    from bfrbench.data.degradation_torch import degrade_batch
+
     hq_bgr = [np.ascontiguousarray(h[:, :, ::-1]) for h in hqs]
     images = [i % len(hqs) for i in range(len(params))]
     kernels = [gaussian_kernel(p.kernel_size, p.sigma_x, p.sigma_y, p.theta).astype(np.float32) for p in params]
@@ -212,16 +242,29 @@ def time_paths(bsr, hqs: list[np.ndarray], params: list[DegradationParams], repe
             else:
                 cv2.resize(_filter2d_blur(floats[i], k), small, interpolation=cv2.INTER_LINEAR)
 
+    def batched(batches: list, blur: str, sync: bool = False):
+        for hq, chunk in batches:  # data.degrade_on: gpu's settings (bfrbench.data.datamodule.degrade_deferred)
+            degrade_batch(hq, chunk, jpeg="cpu", noise="numpy", blur=blur)
+        if sync:
+            torch.cuda.synchronize()
+
+    cpu_batches = torch_batches(hqs, params, batch, "cpu")
     paths = {"reference": reference, "exact": lambda: ours(False), "fast": lambda: ours(True),
-             "blur+down exact": lambda: blur_down(False), "blur+down fast": lambda: blur_down(True)}
-    for run in paths.values():  # warm-up: first-call costs (lazy imports, allocator growth) are not throughput
-        run()
+             "blur+down exact": lambda: blur_down(False), "blur+down fast": lambda: blur_down(True),
+             "torch fft32": lambda: batched(cpu_batches, "fft32"), "torch fft64": lambda: batched(cpu_batches, "fft64")}
+    clocks = {name: time.process_time for name in paths}
+    if cuda_available():
+        cuda_batches = torch_batches(hqs, params, batch, "cuda")
+        paths["cuda fft32"] = lambda: batched(cuda_batches, "fft32", sync=True)
+        clocks["cuda fft32"] = time.perf_counter  # the device's time is not this process's CPU time
+    for run in paths.values():  # warm-up: first-call costs (lazy imports, allocator growth, FFT plans) are not
+        run()  # throughput
     best = {name: float("inf") for name in paths}
     for _ in range(repeat):
         for name, run in paths.items():
-            start = time.process_time()
+            start = clocks[name]()
             run()
-            best[name] = min(best[name], time.process_time() - start)
+            best[name] = min(best[name], clocks[name]() - start)
     return best
 
 
@@ -251,24 +294,28 @@ def compare_outputs(bsr, hqs: list[np.ndarray], params: list[DegradationParams],
         result.routes[route] = result.routes.get(route, 0) + 1
 
 
-def run_preset(bsr, name: str, hqs: list[np.ndarray], count: int, repeat: int, seed: int) -> PresetResult:
+def run_preset(bsr, name: str, hqs: list[np.ndarray], count: int, repeat: int, seed: int,
+               batch: int = 8) -> PresetResult:
     pipe = DegradationPipeline(PRESETS[name], seed)
     params = [pipe.params_for(i) for i in range(count)]
     result = PresetResult(name, count)
-    result.seconds = time_paths(bsr, hqs, params, repeat)
+    result.seconds = time_paths(bsr, hqs, params, repeat, batch)
     compare_outputs(bsr, hqs, params, result)
     return result
 
 
 def throughput_rows(results: list[PresetResult]) -> tuple[list[str], list[list[str]]]:
-    head = ["preset", "ref img/s", "exact img/s", "fast img/s", "exact/ref", "fast/ref", "blur+down exact ms",
-            "blur+down fast ms", "rest ms", "fast routes"]
+    head = ["preset", "ref img/s", "exact img/s", "fast img/s", "torch fft32 img/s", "torch fft64 img/s",
+            "cuda fft32 img/s", "exact/ref", "fast/ref", "blur+down exact ms", "blur+down fast ms", "rest ms",
+            "fast routes"]
     rows = []
     for r in results:
         rest = r.ms("fast") - r.ms("blur+down fast")  # our pipeline minus its blur and downsample
         routes = " ".join(f"{k}:{v}" for k, v in sorted(r.routes.items()))
+        cuda = f"{r.per_second('cuda fft32'):.1f}" if "cuda fft32" in r.seconds else "-"
         rows.append([r.preset, f"{r.per_second('reference'):.1f}", f"{r.per_second('exact'):.1f}",
-                     f"{r.per_second('fast'):.1f}", f"{r.seconds['reference'] / r.seconds['exact']:.2f}x",
+                     f"{r.per_second('fast'):.1f}", f"{r.per_second('torch fft32'):.1f}",
+                     f"{r.per_second('torch fft64'):.1f}", cuda, f"{r.seconds['reference'] / r.seconds['exact']:.2f}x",
                      f"{r.seconds['reference'] / r.seconds['fast']:.2f}x", f"{r.ms('blur+down exact'):.1f}",
                      f"{r.ms('blur+down fast'):.1f}", f"{rest:.1f}", routes])
     return head, rows
@@ -301,7 +348,7 @@ def print_table(title: str, head: list[str], rows: list[list[str]]) -> None:
         table.add_column(h, justify="left" if h in ("preset", "path", "fast routes") else "right")
     for row in rows:
         table.add_row(*row)
-    Console(width=200).print(table)
+    Console(width=260).print(table)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -310,22 +357,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated preset names")
     parser.add_argument("--repeat", type=int, default=3, help="timing repeats; the best is kept")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled degradation parameters")
+    parser.add_argument("--batch", type=int, default=8, help="faces per batch of the torch path")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.presets.split(",") if n.strip()]
     unknown = sorted(set(names) - set(PRESETS))
-    if unknown or args.images < 1 or args.repeat < 1:
-        parser.error(f"unknown presets {unknown}" if unknown else "--images and --repeat must be >= 1")
+    if unknown or args.images < 1 or args.repeat < 1 or args.batch < 1:
+        parser.error(f"unknown presets {unknown}" if unknown else "--images, --repeat and --batch must be >= 1")
 
     bsr = load_reference()
     hqs = faces(args.images)
     print(f"{len(hqs)} distinct faces at {SIZE}x{SIZE} (astronaut + {len(hqs) - 1} from {FACES_DIR}), "
           f"{args.images} samples per preset, best of {args.repeat}, 1 thread, OpenCV {cv2.__version__}, "
-          f"numpy {np.__version__}")
-    results = [run_preset(bsr, name, hqs, args.images, args.repeat, args.seed) for name in names]
+          f"numpy {np.__version__}; torch path in batches of {args.batch}, CUDA "
+          f"{'yes' if cuda_available() else 'no (no device)'}")
+    results = [run_preset(bsr, name, hqs, args.images, args.repeat, args.seed, args.batch) for name in names]
 
-    print_table("Throughput per core (img/s; x/ref = reference time / ours; blur+down = the blur and the bilinear "
-                "downsample alone; rest = fast path minus that)", *throughput_rows(results))
+    print_table("Throughput per core (img/s; torch = degrade_batch in batches, as data.degrade_on: gpu runs it, on the "
+                "CPU, and cuda on a CUDA device (wall time); x/ref = reference time / ours; blur+down = the blur and "
+                "the bilinear downsample alone; rest = fast path minus that)", *throughput_rows(results))
     print_table("Against the BasicSR reference, identical parameters and noise (float in [0,1] units, else 8-bit "
                 "levels; px differ = share of pixels with any channel off)", *accuracy_rows(results))
     if args.out:
