@@ -168,6 +168,14 @@ def test_bad_values_and_data_without_synthesised_lq_are_refused(tiny_faces, tmp_
     (tmp_path / "degrade.yaml").write_text("degrade_on: gpu\n")
     with pytest.raises(ConfigError, match="unknown key 'degrade_on'"):
         load_data_config(str(tmp_path / "degrade.yaml"))
+    # test sets (synthetic ones are made with the exact CPU path; official ones are read as they are): unknown too
+    from bfrbench.stages.testsets import validate_spec
+
+    synthetic = {"kind": "synthetic", "source_split": "test", "degradation": "gfpgan"}
+    for spec in (synthetic, {"kind": "folder", "lq": "a", "hq": "b"}):
+        validate_spec("t", spec)
+        with pytest.raises(ConfigError, match=r"unknown key\(s\) \['degrade_on'\]"):
+            validate_spec("t", {**spec, "degrade_on": "gpu"})
 
 
 def test_a_stage_that_trains_nothing_refuses_it(tiny_faces, tmp_path):
