@@ -97,3 +97,38 @@ def test_fast_tail_is_bit_identical_to_the_exact_tail(face, preset, monkeypatch)
     extra = DegradationParams(0, "iso", 2.0, 2.0, 0.0, 1.5, 9.0, 41, 7, (0.05, -0.07, 0.02), True)
     for p in params + [extra, DegradationParams(0, "iso", 2.0, 2.0, 0.0, 3.0, 0.0, 90, 7, (0.0, 0.08, -0.08))]:
         assert np.array_equal(apply_degradation(face, p, fast_blur=True), apply_degradation(face, p)), p
+
+
+@pytest.mark.parametrize("n_in, n_out", [(512, 400), (160, 37), (41, 9), (3, 2), (1, 1), (50, 50)])
+def test_band_scatter_equals_bincount_bit_for_bit(n_in, n_out):
+    # _scatter_add replaced np.bincount in _banded: same float32 bits (signed zeros and the reflected borders'
+    # repeated indices, summed in bincount's order, included).
+    rng = np.random.default_rng(n_in)
+    taps = rng.standard_normal((3, 41)) * 1e-3
+    taps[0, 5] = -0.0
+    for anchor in (20, 3, 37):
+        index, weight = blur_resize_module._taps_and_indices(taps, anchor, n_in, n_out)
+        flat = (np.arange(n_out)[:, None] * (n_in * 3) + index * 3).T[None] + np.arange(3)[:, None, None]
+        total = n_out * n_in * 3
+        want = np.bincount(flat.ravel(), weight.ravel(), minlength=total).astype(np.float32)
+        got = blur_resize_module._scatter_add(flat, weight, index[:, -1] - index[:, 0] == taps.shape[1], total)
+        assert got.view(np.uint32).tolist() == want.view(np.uint32).tolist()
+
+
+def test_fused_plan_reuses_plan_blurs_factors_unchanged(face):
+    # plan_blur_resize takes plan_blur's separable candidate instead of factorising again: the same factors as a
+    # fresh factorisation with the larger term limit.
+    from bfrbench.data.blur import _separable_plan
+
+    pipe = DegradationPipeline(PRESETS["gfpgan"], seed=4)
+    for i in range(24):
+        p = pipe.params_for(i)
+        k = gaussian_kernel(p.kernel_size, p.sigma_x, p.sigma_y, p.theta).astype(np.float32)
+        small = (max(1, int(160 // p.scale)), max(1, int(160 // p.scale)))
+        plan = plan_blur_resize(k, (160, 160), small)
+        if plan.method != "fused":
+            continue
+        fresh = _separable_plan(k.astype(np.float64), TRUNCATION_BUDGET, (20, 20), max_terms=41)
+        assert fresh is not None and fresh.anchor == plan.blur_plan.anchor
+        for a, b in zip(fresh.rows + fresh.cols, plan.blur_plan.rows + plan.blur_plan.cols, strict=True):
+            assert a.tobytes() == b.tobytes()

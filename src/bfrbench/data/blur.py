@@ -256,6 +256,13 @@ def plan_blur(kernel: np.ndarray, budget: float = TRUNCATION_BUDGET, fft: bool =
 
     fft: allow the float32 FFT route (its error is measured, not proven); without it the fallback is filter2D.
     """
+    return plan_blur_candidates(kernel, budget, fft)[0]
+
+
+def plan_blur_candidates(kernel: np.ndarray, budget: float = TRUNCATION_BUDGET, fft: bool = True
+                         ) -> tuple[BlurPlan, BlurPlan | None]:
+    """`plan_blur`'s plan, and the "separable" candidate it weighed (None if it tried none or none met the budget;
+    it may be the plan itself). `bfrbench.data.blur_resize` reuses the candidate instead of factorising again."""
     kernel = np.asarray(kernel)
     if kernel.ndim != 2 or kernel.size == 0:
         raise ValueError(f"blur expects a 2-D kernel, got shape {kernel.shape}")
@@ -287,12 +294,13 @@ def plan_blur(kernel: np.ndarray, budget: float = TRUNCATION_BUDGET, fft: bool =
     # Only as many separable terms as can still beat the cheapest plan so far (the 2-D crop estimates the taps).
     term_cost = crop.shape[0] + crop.shape[1] + _SEPARABLE_TERM_COST + _ACCUMULATE_COST
     max_terms = int((min(p.cost for p in plans) + _ACCUMULATE_COST) // term_cost)
+    separable = None
     if crop.size > 1 and max_terms >= 1:
         separable = _separable_plan(k, budget, anchor, max_terms)
         if separable is not None:
             plans.append(separable)
     valid = [p for p in plans if p.truncation_error <= budget and p.rounding_bound <= ROUNDING_LIMIT]
-    return min(valid, key=lambda p: p.cost)  # ties go to the earliest: the reference call
+    return min(valid, key=lambda p: p.cost), separable  # ties go to the earliest: the reference call
 
 
 _WORKSPACE = threading.local()

@@ -272,19 +272,25 @@ def _fast_tail(img: np.ndarray, params: DegradationParams, h: int, w: int) -> np
     ok, buf = cv2.imencode(".jpg", bgr, [int(cv2.IMWRITE_JPEG_QUALITY), int(params.jpeg_quality)])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    # resized in BGR like the exact path (OpenCV's linear resize is not channel-symmetric in the last bit), then a
-    # pure channel swap
+    # resized in BGR like the exact path (OpenCV's linear resize is not channel-symmetric in the last bit)
     img = np.divide(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.float32(255.0), dtype=np.float32)
-    img = cv2.cvtColor(cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
-    if params.color_shift is not None:
-        # The same float32 additions as img += shift, over rows of w * 3 values instead of 3-value inner loops
+    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    if params.gray:  # the exact path's order: to RGB, colour shift, RGB2GRAY (channel weights in RGB order)
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    shift = params.color_shift if params.gray else (None if params.color_shift is None else params.color_shift[::-1])
+    if shift is not None:
+        # The same float32 additions as img += shift (per channel, in the image's channel order), over rows of
+        # w * 3 values instead of 3-value inner loops
         flat = img.reshape(h, w * 3)
-        flat += np.tile(np.asarray(params.color_shift, dtype=np.float32), w)
+        flat += np.tile(np.asarray(shift, dtype=np.float32), w)
         np.clip(img, 0.0, 1.0, out=img)
     if params.gray:
         # GRAY2RGB copies the gray value into all three channels, as np.stack([gray] * 3, axis=-1) does
-        img = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-    return cv2.convertScaleAbs(img, alpha=255.0)
+        return cv2.convertScaleAbs(cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB),
+                                   alpha=255.0)
+    # Per-value steps (shift, clip, rounding) commute with the channel swap: swap the 8-bit result (a quarter of the
+    # bytes of the float image) instead of the float image
+    return cv2.cvtColor(cv2.convertScaleAbs(img, alpha=255.0), cv2.COLOR_BGR2RGB)
 
 
 def _as_range(value: Any, key: str) -> tuple[float, float]:
