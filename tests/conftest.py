@@ -30,6 +30,22 @@ def _mlflow_store(tmp_path_factory):
         os.environ["MLFLOW_TRACKING_URI"] = old
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_uri_restored(_mlflow_store):
+    """Each test starts and ends on the session store: a test that points MLflow at its own store (mlflow's
+    set_tracking_uri also sets MLFLOW_TRACKING_URI) would leave later tests writing to a store in a folder that is
+    deleted once the test passes (tmp_path_retention_policy), which sqlite then calls a readonly database."""
+    uri = f"sqlite:///{_mlflow_store}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    yield
+    if os.environ.get("MLFLOW_TRACKING_URI") != uri:
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+        import sys
+
+        if "mlflow" in sys.modules:  # only when a test loaded it: importing mlflow costs seconds
+            sys.modules["mlflow"].set_tracking_uri(uri)
+
+
 def smooth_face_like(rng: np.random.Generator, size: int) -> np.ndarray:
     """A smooth, textured RGB uint8 image: enough structure for degradation and regression tests."""
     yy, xx = np.mgrid[0:size, 0:size] / size
