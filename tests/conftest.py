@@ -38,12 +38,12 @@ def _mlflow_uri_restored(_mlflow_store):
     uri = f"sqlite:///{_mlflow_store}"
     os.environ["MLFLOW_TRACKING_URI"] = uri
     yield
-    if os.environ.get("MLFLOW_TRACKING_URI") != uri:
-        os.environ["MLFLOW_TRACKING_URI"] = uri
-        import sys
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    import sys
 
-        if "mlflow" in sys.modules:  # only when a test loaded it: importing mlflow costs seconds
-            sys.modules["mlflow"].set_tracking_uri(uri)
+    # mlflow's own global wins over the variable, and a monkeypatched variable is restored before this runs
+    if "mlflow" in sys.modules:  # only when a test loaded it: importing mlflow costs seconds
+        sys.modules["mlflow"].set_tracking_uri(uri)
 
 
 def smooth_face_like(rng: np.random.Generator, size: int) -> np.ndarray:
