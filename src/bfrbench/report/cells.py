@@ -16,6 +16,11 @@ def has_value(entry: Any) -> bool:
     return isinstance(entry, dict) and "unavailable" not in entry and isinstance(entry.get("value"), (int, float))
 
 
+def not_applicable(entry: Any) -> bool:
+    """A score entry the metric could not apply to (no ground truth for a full-reference metric)."""
+    return isinstance(entry, dict) and str(entry.get("unavailable", "")).startswith("not applicable")
+
+
 def format_number(value: Any) -> str:
     """4 decimals below 10, else 2 (PSNR in dB, FID); inf and nan spelled out, None as n/a."""
     if value is None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from bfrbench.report.cells import format_number, has_value
+from bfrbench.report.cells import format_number, has_value, not_applicable
 
 NFE = "NFE"
 MISSING, UNAVAILABLE, NOT_APPLICABLE = "missing", "unavailable", "n/a"
@@ -39,7 +39,7 @@ def _status(row: Mapping[str, Any], entry: Any) -> str | None:
         return MISSING
     if not isinstance(entry, dict):
         return NOT_APPLICABLE
-    if str(entry.get("unavailable", "")).startswith("not applicable"):
+    if not_applicable(entry):
         return NOT_APPLICABLE
     if "unavailable" in entry:
         return UNAVAILABLE

@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from bfrbench import paths
-from bfrbench.report.frame import NFE, row_label
+from bfrbench.report.cells import not_applicable
+from bfrbench.report.frame import row_label, values_only
 from bfrbench.report.page import PageSection
 from bfrbench.report.speed import NFE_NOTE
 
@@ -88,15 +89,11 @@ def collect(params: Mapping[str, Any], scores_root: Path = paths.SCORES) -> dict
         order = {name: i for i, name in enumerate(METRICS)}
         metric_names.sort(key=lambda n: order.get(n, len(order)))
         # A column no method could score because the set has no ground truth is dropped and said once.
-        not_applicable = [n for n in metric_names if rows and all(_not_applicable(r.get(n)) for r in rows.values()
-                                                                  if "_missing" not in r)]
-        metric_names = [n for n in metric_names if n not in not_applicable]
-        tables[testset] = {"meta": meta, "rows": rows, "metrics": metric_names, "not_applicable": not_applicable}
+        dropped = [n for n in metric_names if rows and all(not_applicable(r.get(n)) for r in rows.values()
+                                                           if "_missing" not in r)]
+        metric_names = [n for n in metric_names if n not in dropped]
+        tables[testset] = {"meta": meta, "rows": rows, "metrics": metric_names, "not_applicable": dropped}
     return tables
-
-
-def _not_applicable(entry: Any) -> bool:
-    return isinstance(entry, dict) and str(entry.get("unavailable", "")).startswith("not applicable")
 
 
 def _reason_notes(rows: Mapping[str, Mapping[str, Any]], metric_names: list[str]) -> list[str]:
@@ -161,7 +158,7 @@ def _testset_section(testset: str, table: Mapping[str, Any], params: Mapping[str
     quoted_md, quoted_html = quoted_tables(testset, meta, params["methods"], rows)
     md += spread_md + quoted_md
     notes_html += spread_html + quoted_html
-    values = df.drop(columns=[NFE])
+    values = values_only(df)
     higher = {m: df.attrs["metrics"][m]["higher_better"] for m in values.columns}
     plots = perception_distortion(values, higher, testset, out_dir, published_points(testset, meta))
     if applies(meta):  # the DifFace grid, per degradation level

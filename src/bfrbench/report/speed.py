@@ -18,7 +18,6 @@ from typing import Any
 from bfrbench import paths
 from bfrbench.report.cells import format_number
 
-NFE_HEADER = "NFE"
 NFE_NOTE = ("NFE: network evaluations per image (0: no network, 1: one pass, else the sampler's denoiser calls). "
             "Seconds per image and memory, measured on the machine that ran each restore, are in speed/speed.md "
             "(timings differ between runs, so they are kept out of this report, whose bytes are reproducible).")
@@ -37,11 +36,6 @@ def _number(value: Any) -> str:
 
 def _mib(value: Any) -> str:
     return f"{value:.0f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "n/a"
-
-
-def nfe_cell(method: str, testset: str, speed_dir: Path = paths.SPEED) -> str:
-    nfe = _figures(method, testset, speed_dir).get("nfe")
-    return f"{nfe:g}" if isinstance(nfe, (int, float)) else "n/a"
 
 
 def write_speed_table(params: Mapping[str, Any], speed_dir: Path = paths.SPEED) -> Path | None:
