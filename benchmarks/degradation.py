@@ -217,6 +217,7 @@ def time_paths(bsr, hqs: list[np.ndarray], params: list[DegradationParams], repe
     """Best-of-`repeat` seconds for the whole set, per path; paths interleave within a repeat to share the load."""
     import torch
 
+    from bfrbench.data.datamodule import torch_noise
     from bfrbench.data.degradation_torch import degrade_batch
 
     hq_bgr = [np.ascontiguousarray(h[:, :, ::-1]) for h in hqs]
@@ -244,7 +245,7 @@ def time_paths(bsr, hqs: list[np.ndarray], params: list[DegradationParams], repe
 
     def batched(batches: list, blur: str, sync: bool = False):
         for hq, chunk in batches:  # data.degrade_on: gpu's settings (bfrbench.data.datamodule.degrade_deferred)
-            degrade_batch(hq, chunk, jpeg="cpu", noise="numpy", blur=blur)
+            degrade_batch(hq, chunk, jpeg="cpu", noise=torch_noise(blur), blur=blur)
         if sync:
             torch.cuda.synchronize()
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import bfrbench.data.blur_resize as blur_resize_module
+import bfrbench.data.degradation as degradation_module
 from bfrbench.data.blur import FFT_ERROR, TRUNCATION_BUDGET
 from bfrbench.data.blur_resize import blur_resize, plan_blur_resize
 from bfrbench.data.degradation import (
@@ -92,6 +93,8 @@ def test_fast_tail_is_bit_identical_to_the_exact_tail(face, preset, monkeypatch)
     # With the exact blur and downsample swapped in, fast_blur=True must give the exact path's bytes: everything
     # after the downsample (noise, JPEG, upsample, colour shift, gray, rounding) is the same computation.
     monkeypatch.setattr(blur_resize_module, "blur_resize", _exact_blur_resize)
+    # and the exact path's noise stream (the fast path draws from torch's generator: `fast_noise`)
+    monkeypatch.setattr(degradation_module, "fast_noise", degradation_module.standard_noise)
     pipe = DegradationPipeline(PRESETS[preset], seed=2)
     params = [pipe.params_for(i) for i in range(8)]
     extra = DegradationParams(0, "iso", 2.0, 2.0, 0.0, 1.5, 9.0, 41, 7, (0.05, -0.07, 0.02), True)

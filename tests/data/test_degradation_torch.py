@@ -12,7 +12,9 @@ from bfrbench.data.degradation import (
     PRESETS,
     DegradationPipeline,
     apply_degradation,
+    fast_noise,
     gaussian_kernel,
+    standard_noise,
 )
 from bfrbench.data.degradation_torch import (
     blur_batch,
@@ -116,6 +118,16 @@ def test_numpy_noise_is_the_cpu_paths_stream():
     rng = np.random.default_rng(p.noise_seed)
     ref = rng.standard_normal((10, 7, 3), dtype=np.float32) * np.float32(p.noise_sigma / 255.0)
     assert np.array_equal(to_hwc(noise), ref)
+
+
+def test_fast_noise_is_the_fast_cpu_paths_stream():
+    """degrade_on: gpu with fast_blur: true adds the values apply_degradation(fast_blur=True) adds."""
+    p = sampled_params("gfpgan", 1)[0]
+    noise = gaussian_noise([p], (3, 10, 7), torch.device("cpu"), "fast")[0]
+    ref = fast_noise(p.noise_seed, (10, 7, 3)) * np.float32(p.noise_sigma / 255.0)
+    assert np.array_equal(to_hwc(noise), ref)
+    assert not np.array_equal(ref, standard_noise(p.noise_seed, (10, 7, 3)) * np.float32(
+        p.noise_sigma / 255.0)), "a different stream from the exact path's"
 
 
 def test_torch_noise_is_seeded_per_sample_and_has_the_right_scale():

@@ -48,11 +48,17 @@ TORCH_JPEG = "cpu"
 CPU_PATH = "cpu (numpy, bfrbench.data.degradation)"
 
 
+def torch_noise(blur: str) -> str:
+    """degradation_torch's noise mode for degrade_on: gpu: the values the CPU path with the same `data.fast_blur`
+    draws (fft32 = fast_blur: true = the fast path's noise; fft64 = the exact path's)."""
+    return "fast" if blur == "fft32" else "numpy"
+
+
 def torch_path(blur: str) -> str:
     """The card's description of the degrade_on: gpu path with this blur."""
     return (f"gpu: the batched torch path on the training device (bfrbench.data.degradation_torch; JPEG: "
-            f"jpeg='{TORCH_JPEG}', the OpenCV codec per sample on the CPU, as the CPU path; noise: numpy, the CPU "
-            f"path's values; blur: {blur})")
+            f"jpeg='{TORCH_JPEG}', the OpenCV codec per sample on the CPU, as the CPU path; noise: "
+            f"noise='{torch_noise(blur)}', the CPU path's values; blur: {blur})")
 
 
 _PACKED_INTS = ("branch", "aniso", "jpeg_quality", "noise_seed", "has_color_shift", "gray", "kernel_size")
@@ -158,7 +164,7 @@ def degrade_deferred(batch: Any, blur: str) -> Any:
         raise ConfigError("data.degrade_on: gpu with data.fast_blur: false needs float64, which MPS lacks",
                           fix="set data.fast_blur: true (the blur in float32), or data.degrade_on: cpu")
     with torch.no_grad():
-        lqs = {key: degrade_batch(source, unpack_params(packed), jpeg=TORCH_JPEG, noise="numpy", blur=blur)
+        lqs = {key: degrade_batch(source, unpack_params(packed), jpeg=TORCH_JPEG, noise=torch_noise(blur), blur=blur)
                for key, packed in batch[DEFERRED_KEY].items()}
     return {**lqs, **{k: v for k, v in batch.items() if k not in (DEFERRED_KEY, SOURCE_KEY)}}
 

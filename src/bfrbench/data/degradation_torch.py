@@ -32,7 +32,7 @@ from bfrbench.data.blur_resize import linear_taps
 from bfrbench.data.degradation import DegradationParams
 
 JPEG_MODES = ("cpu", "diff", "none")
-NOISE_MODES = ("numpy", "torch")
+NOISE_MODES = ("numpy", "fast", "torch")
 BLUR_MODES = ("fft64", "fft32", "conv")
 
 # cv2.COLOR_RGB2GRAY's coefficients (ITU-R BT.601), applied in float32 like OpenCV does for float images.
@@ -208,18 +208,19 @@ def gaussian_noise(params: Sequence[DegradationParams], shape: tuple[int, int, i
                    mode: str = "numpy") -> torch.Tensor:
     """(n, c, h, w) float32 noise in [0,1] units, sigma = noise_sigma / 255, one sample per params entry.
 
-    mode="numpy": the CPU path's exact values (numpy default_rng(noise_seed), drawn HWC on the CPU, then moved).
+    mode="numpy": the exact CPU path's values (`degradation.standard_noise`: numpy, drawn HWC on the CPU, moved).
+    mode="fast": the fast CPU path's values (`degradation.fast_noise`, `fast_blur=True`: torch's CPU generator,
+    drawn HWC on the CPU, moved), what `data.degrade_on: gpu` uses with `data.fast_blur: true`.
     mode="torch": drawn on the device from a torch.Generator seeded with noise_seed. Faster on a GPU and still a
-    function of the params alone, but NOT the CPU path's values: results are then not bit-comparable to it.
+    function of the params alone, but NOT a CPU path's values: results are then not bit-comparable to it.
     """
+    from bfrbench.data.degradation import fast_noise, standard_noise
+
     c, h, w = shape
-    if mode == "numpy":
-        draws = []
-        for p in params:
-            rng = np.random.default_rng(p.noise_seed)
-            noise = rng.standard_normal((h, w, c), dtype=np.float32) * np.float32(p.noise_sigma / 255.0)
-            draws.append(noise.transpose(2, 0, 1))
-        return torch.from_numpy(np.stack(draws)).to(device)
+    if mode in ("numpy", "fast"):
+        draw = standard_noise if mode == "numpy" else fast_noise
+        draws = [draw(p.noise_seed, (h, w, c)) * np.float32(p.noise_sigma / 255.0) for p in params]
+        return torch.from_numpy(np.stack(draws).transpose(0, 3, 1, 2)).to(device)
     if mode == "torch":
         draws = []
         for p in params:
@@ -375,7 +376,8 @@ def degrade_batch(hq: torch.Tensor, params: Sequence[DegradationParams], jpeg: s
           "diff" - `differentiable_jpeg_approx`, on the device; an approximation of libjpeg, gradients flow.
           "none" - no JPEG and no 8-bit rounding before the up-resize. Only for ablations: the result is NOT the
                    training degradation of any preset.
-    noise: "numpy" (the CPU path's values) or "torch" (device generator, not bit-comparable); see gaussian_noise.
+    noise: "numpy" (the exact CPU path's values), "fast" (the fast CPU path's) or "torch" (device generator, not
+    bit-comparable); see gaussian_noise.
     blur: "fft64" (default, matches cv2.filter2D), "fft32" (faster on consumer GPUs, ~3e-7 off) or "conv";
           see blur_batch.
     """
