@@ -30,6 +30,19 @@ def _mlflow_store(tmp_path_factory):
         os.environ["MLFLOW_TRACKING_URI"] = old
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _feature_cache(tmp_path_factory):
+    """The ground-truth feature cache (bfrbench.metrics.gt_cache) in a per-session folder: never the user's, and
+    shared by the session's scoring tests and their subprocesses as score stages share it."""
+    old = os.environ.get("BFRBENCH_FEATURE_CACHE")
+    os.environ["BFRBENCH_FEATURE_CACHE"] = str(tmp_path_factory.mktemp("gt_features"))
+    yield Path(os.environ["BFRBENCH_FEATURE_CACHE"])
+    if old is None:
+        os.environ.pop("BFRBENCH_FEATURE_CACHE", None)
+    else:
+        os.environ["BFRBENCH_FEATURE_CACHE"] = old
+
+
 @pytest.fixture(autouse=True)
 def _mlflow_uri_restored(_mlflow_store):
     """Each test starts and ends on the session store: a test that points MLflow at its own store (mlflow's

@@ -24,7 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from bfrbench.errors import AssetError, unavailable
-from bfrbench.metrics.ids_dlib import FFHQ_FACE_BOX, INSTALL_COMMAND, LANDMARK_MODEL, _packaged_model_dir
+from bfrbench.metrics.gt_cache import gt_values
+from bfrbench.metrics.ids_dlib import (
+    FFHQ_FACE_BOX,
+    INSTALL_COMMAND,
+    LANDMARK_MODEL,
+    _packaged_model_dir,
+    landmarks_protocol,
+)
 
 ARCFACE_SIZE = 112
 # insightface.utils.face_align.arcface_dst: left eye, right eye, nose tip, left and right mouth corner (image sides).
@@ -106,6 +113,10 @@ class DlibLandmarks:
         if not path.is_file():
             return unavailable(f"dlib landmark model missing: {path}", INSTALL_COMMAND)
         return None
+
+    def gt_points(self, gt: np.ndarray) -> list[np.ndarray]:
+        """`self(image)` of each ground-truth crop, computed once per face for every score stage (gt_cache)."""
+        return gt_values(landmarks_protocol(self.points, self.model_path()), gt, lambda i: self(gt[i]))
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """(points, 2) float64 pixel coordinates of the landmarks of one RGB uint8 aligned face crop."""

@@ -19,6 +19,7 @@ import numpy as np
 from bfrbench.errors import AssetError, unavailable
 from bfrbench.metrics.feature_set import FeatureSetMetric
 from bfrbench.metrics.frechet import feature_stats, frechet_distance, sample_size_flags
+from bfrbench.metrics.gt_cache import Protocol, gt_values
 from bfrbench.metrics.inception import (
     FEATURE_DIM,
     inception_features,
@@ -162,8 +163,13 @@ class _Fid(FeatureSetMetric):
         self.check_batch(pred, gt)
         net = self._network()
         out = {"pred": inception_features(net, pred, self.convention, self.device)}
-        if "gt" in self.feature_kinds:
-            out["gt"] = inception_features(net, gt, self.convention, self.device)
+        if "gt" in self.feature_kinds:  # once per face for every score stage, one face per pass (gt_cache)
+            from bfrbench.weights import weights_path
+
+            protocol = Protocol(f"inception/{self.convention}", {"device": str(self.device)},
+                                (weights_path(INCEPTION_WEIGHTS),), uses_torch=True)
+            out["gt"] = np.stack(gt_values(protocol, gt, lambda i: inception_features(
+                net, gt[i : i + 1], self.convention, self.device)[0]))
         return out
 
     def load_stats(self, path) -> tuple[np.ndarray, np.ndarray]:

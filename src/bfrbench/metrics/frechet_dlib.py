@@ -71,8 +71,8 @@ class FrechetDlib(FeatureSetMetric):
     def image_features(self, pred: np.ndarray, gt: np.ndarray | None) -> dict[str, np.ndarray]:
         self.check_batch(pred, gt)
         out = {"pred": self.embed(pred)}
-        if "gt" in self.feature_kinds:
-            out["gt"] = self.embed(gt)
+        if "gt" in self.feature_kinds:  # = embed(gt), computed once per face for every score stage (gt_cache)
+            out["gt"] = self._dlib.gt_descriptors(gt)
         return out
 
     def reference_features(self) -> np.ndarray:

@@ -27,6 +27,7 @@ import numpy as np
 
 from bfrbench.errors import AssetError, BFRBenchError
 from bfrbench.metrics.base import Metric, _exact_mean
+from bfrbench.metrics.gt_cache import Protocol, gt_values
 from bfrbench.metrics.spec import MetricSpec
 
 WEIGHTS_ENTRIES = ("arcface_resnet18_vqfr", "arcface_resnet18_gfpgan")
@@ -113,10 +114,26 @@ class IdsArcfaceR18(Metric):
             chunks = [net(torch.from_numpy(x[i : i + self.batch_size])) for i in range(0, len(x), self.batch_size)]
         return torch.cat(chunks).numpy()
 
+    def gt_embeddings(self, gt: np.ndarray) -> np.ndarray:
+        """Embeddings of the ground-truth faces, one face per forward pass, once per face for every score stage
+        (gt_cache). The protocol names the class (its `prepare` is the input convention) and its settings."""
+        from bfrbench.weights import weights_path
+
+        self._load()
+        protocol = Protocol(f"{type(self).__module__}.{type(self).__qualname__}",
+                            {"weights_entry": self.weights_entry, **self.settings()},
+                            (weights_path(self.weights_entry),))
+        return np.stack(gt_values(protocol, gt, lambda i: self.embed(gt[i : i + 1])[0]))
+
+    def pred_embeddings(self, pred: np.ndarray) -> np.ndarray:
+        """Embeddings of the restored faces, one face per forward pass as the ground truth's: oneDNN picks its
+        convolution kernels by batch size (the same face embedded alone and in a batch of three differed by 1.8e-5
+        degrees), so only equal passes give a face and its exact copy an angle of exactly 0."""
+        return np.concatenate([self.embed(pred[i : i + 1]) for i in range(len(pred))])
+
     def score_batch(self, pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
         self.check_batch(pred, gt)
-        emb = self.embed(np.concatenate([gt, pred]))
-        return angle_degrees(emb[len(gt) :], emb[: len(gt)])
+        return angle_degrees(self.pred_embeddings(pred), self.gt_embeddings(gt))
 
     def summarize(self, values) -> dict:
         if not self.vqfr_drop_under_1deg:

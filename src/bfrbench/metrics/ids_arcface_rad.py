@@ -94,5 +94,4 @@ class IdsArcfaceR18Rad(IdsArcfaceR18):
 
     def score_batch(self, pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
         self.check_batch(pred, gt)
-        emb = self.embed(np.concatenate([gt, pred]))
-        return angle_radians(emb[len(gt) :], emb[: len(gt)])
+        return angle_radians(self.pred_embeddings(pred), self.gt_embeddings(gt))

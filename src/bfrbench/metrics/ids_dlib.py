@@ -21,6 +21,7 @@ import numpy as np
 
 from bfrbench.errors import AssetError, unavailable
 from bfrbench.metrics.base import Metric
+from bfrbench.metrics.gt_cache import Protocol, gt_values
 from bfrbench.metrics.spec import MetricSpec
 
 RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
@@ -32,17 +33,9 @@ CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 
 
-_DESCRIPTOR_CACHE_SIZE = 8192  # 1 KB each
-_DESCRIPTORS: dict[bytes, np.ndarray] = {}
-
-
-def _chip_key(model: Path, chip: np.ndarray) -> bytes:
-    import hashlib
-
-    h = hashlib.blake2b(str(model).encode(), digest_size=20)
-    h.update(repr((chip.shape, chip.dtype.str)).encode())
-    h.update(np.ascontiguousarray(chip).tobytes())
-    return h.digest()
+def landmarks_protocol(points: int, model: Path) -> Protocol:
+    """What dlib's `points`-point landmarks of a ground-truth crop in the fixed FFHQ box depend on (gt_cache)."""
+    return Protocol(f"dlib/landmarks{points}", {"face_box": FFHQ_FACE_BOX}, (model,), uses_torch=False)
 
 
 def _packaged_model_dir() -> Path:
@@ -105,30 +98,47 @@ class IdsDlib(Metric):
         return self._predictor(gt_image, self.face_box(*gt_image.shape[:2]))
 
     def descriptors(self, chips: list[np.ndarray]) -> np.ndarray:
-        """128-D descriptors; a chip seen before in this process (e.g. the same ground truth scored by ids_dlib and
-        frechet_dlib in one pass) is looked up instead of recomputed: the network is deterministic."""
+        """N x 128 float64 descriptors of 150 x 150 face chips."""
         self._load()
-        keys = [_chip_key(self._model_paths()[0], chip) for chip in chips]
-        todo = [i for i, k in enumerate(keys) if k not in _DESCRIPTORS]
-        if todo:
-            new = self._recognizer.compute_face_descriptor([chips[i] for i in todo])
-            for i, desc in zip(todo, new):
-                if len(_DESCRIPTORS) >= _DESCRIPTOR_CACHE_SIZE:
-                    _DESCRIPTORS.pop(next(iter(_DESCRIPTORS)))
-                _DESCRIPTORS[keys[i]] = np.asarray(desc, dtype=np.float64)
-        return np.stack([_DESCRIPTORS[k] for k in keys]).reshape(len(chips), 128)
+        if not chips:
+            return np.empty((0, 128))
+        return np.asarray([np.asarray(d, np.float64) for d in self._recognizer.compute_face_descriptor(chips)])
+
+    def _protocol(self, what: str) -> Protocol:
+        if what == "landmarks5":  # the same protocol as face_align.DlibLandmarks(5).gt_points (ids_mobilefacenet)
+            return landmarks_protocol(5, self._model_paths()[1])
+        return Protocol(f"dlib/{what}", {"face_box": FFHQ_FACE_BOX, "chip": [CHIP_SIZE, CHIP_PADDING]},
+                        self._model_paths(), uses_torch=False)
+
+    def chip(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The 150 x 150 chip of `image` cut at 5-point landmarks `points` (integer pixels, as dlib gives them)."""
+        import dlib
+
+        shape = dlib.full_object_detection(self.face_box(*image.shape[:2]),
+                                           [dlib.point(int(x), int(y)) for x, y in points])
+        return dlib.get_face_chip(image, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+
+    def gt_landmarks(self, gt: np.ndarray) -> list[np.ndarray]:
+        """(5, 2) float64 landmarks of each ground-truth crop (bfrbench.metrics.gt_cache: computed once per face)."""
+        self._load()
+        return gt_values(self._protocol("landmarks5"), gt,
+                         lambda i: np.array([[p.x, p.y] for p in self.landmarks(gt[i]).parts()], np.float64))
+
+    def gt_descriptors(self, gt: np.ndarray) -> np.ndarray:
+        """N x 128 descriptors of ground-truth crops, each cut at its own landmarks (what ids_dlib compares with and
+        frechet_dlib's ground-truth set is), computed one chip at a time, once per face (gt_cache)."""
+        points = self.gt_landmarks(gt)
+        values = gt_values(self._protocol("descriptor"), gt,
+                           lambda i: self.descriptors([self.chip(gt[i], points[i])])[0])
+        return np.stack(values).reshape(len(gt), 128)
 
     def score_batch(self, pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
         self.check_batch(pred, gt)
         self._load()
-        import dlib
-
-        chips = []
-        for pred_image, gt_image in zip(pred, gt):
-            shape = self.landmarks(gt_image)
-            chips.append(dlib.get_face_chip(gt_image, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
-            chips.append(dlib.get_face_chip(pred_image, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
-        desc = self.descriptors(chips)
-        return np.linalg.norm(desc[0::2] - desc[1::2], axis=1)
+        gt_desc = self.gt_descriptors(gt)
+        # one chip per pass, as the ground truth's (a face and its exact copy must give exactly 0)
+        points = self.gt_landmarks(gt)
+        pred_desc = np.concatenate([self.descriptors([self.chip(p, pts)]) for p, pts in zip(pred, points)])
+        return np.linalg.norm(gt_desc - pred_desc, axis=1)
 
 

@@ -24,6 +24,7 @@ from bfrbench.assets import sha256_file
 from bfrbench.errors import AssetError
 from bfrbench.metrics.base import Metric
 from bfrbench.metrics.face_align import DlibLandmarks, arcface_matrix_from_dlib5, warp_arcface
+from bfrbench.metrics.gt_cache import Protocol, gt_values
 from bfrbench.metrics.ids_arcface import angle_degrees
 from bfrbench.metrics.spec import MetricSpec
 
@@ -97,9 +98,10 @@ class IdsMobileFaceNet(Metric):
         return np.stack(out)
 
     def crops(self, pred: np.ndarray, gt: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Both images of each pair warped by the ground truth's landmarks."""
         pred_crops, gt_crops = [], []
-        for pred_image, gt_image in zip(pred, gt):
-            m = arcface_matrix_from_dlib5(self.landmarks(gt_image))
+        for pred_image, gt_image, points in zip(pred, gt, self.landmarks.gt_points(gt)):
+            m = arcface_matrix_from_dlib5(points)
             gt_crops.append(warp_arcface(gt_image, m))
             pred_crops.append(warp_arcface(pred_image, m))
         return pred_crops, gt_crops
@@ -108,4 +110,9 @@ class IdsMobileFaceNet(Metric):
         self.check_batch(pred, gt)
         self._load()
         pred_crops, gt_crops = self.crops(pred, gt)
-        return angle_degrees(self.embed(pred_crops), self.embed(gt_crops))
+        # the ground truth's embeddings once per face for every score stage (gt_cache; the graph runs one crop at a
+        # time anyway); the session runs one thread, so no torch numerics enter the key
+        protocol = Protocol("mobilefacenet/embedding", {"member": ONNX_MEMBER},
+                            (mobilefacenet_onnx(), self.landmarks.model_path()), uses_torch=False)
+        gt_emb = np.stack(gt_values(protocol, gt, lambda i: self.embed([gt_crops[i]])[0]))
+        return angle_degrees(self.embed(pred_crops), gt_emb)

@@ -25,6 +25,7 @@ import numpy as np
 from bfrbench.errors import AssetError, unavailable
 from bfrbench.metrics.base import Metric
 from bfrbench.metrics.face_align import DlibLandmarks
+from bfrbench.metrics.gt_cache import Protocol, gt_values
 from bfrbench.metrics.spec import MetricSpec
 
 WEIGHTS_ENTRY = "fan_wflw_4hg"
@@ -106,7 +107,12 @@ class LmdFan(Metric):
     def score_batch(self, pred: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
         self.check_batch(pred, gt)
         h, w = gt.shape[1:3]
-        return np.array([mean_point_distance(self.landmarks(p), self.landmarks(g), h, w) for p, g in zip(pred, gt)])
+        from bfrbench.weights import weights_path
+
+        protocol = Protocol("fan_wflw_4hg/landmarks", {"input": FAN_INPUT, "heatmap": HEATMAP},
+                            (weights_path(WEIGHTS_ENTRY),))
+        truth = gt_values(protocol, gt, lambda i: self.landmarks(gt[i]))  # once per face for every stage (gt_cache)
+        return np.array([mean_point_distance(self.landmarks(p), g, h, w) for p, g in zip(pred, truth)])
 
 
 class LmdDlib68(Metric):
@@ -123,4 +129,5 @@ class LmdDlib68(Metric):
         if reason:
             raise AssetError(f"metric '{self.name}' {reason}")
         h, w = gt.shape[1:3]
-        return np.array([mean_point_distance(self.predictor(p), self.predictor(g), h, w) for p, g in zip(pred, gt)])
+        return np.array([mean_point_distance(self.predictor(p), g, h, w)
+                         for p, g in zip(pred, self.predictor.gt_points(gt))])
