@@ -65,3 +65,30 @@ def test_a_share_smaller_than_a_batch_gives_one_short_batch_not_an_empty_loader(
     loader = dm._loader(Keys(4), batch_size=4)
     assert len(loader) == 1 and [len(b) for b in loader] == [2]
     assert len(dm._loader(Keys(16), batch_size=4)) == 2, "a share of 8: full batches of 4"
+
+
+def test_without_workers_batches_are_made_on_one_thread_and_the_settings_come_back(tiny_faces, monkeypatch):
+    """data.num_workers: 0 (datamodule.one_thread): samples see one torch, OpenCV and BLAS thread; training does not."""
+    import cv2
+    from threadpoolctl import threadpool_info
+
+    from bfrbench.data.datamodule import DegradedFaces
+
+    seen = []
+    real = DegradedFaces.__getitem__
+
+    def spy(self, key):
+        blas = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        seen.append((torch.get_num_threads(), cv2.getNumThreads(), set(blas)))
+        return real(self, key)
+
+    monkeypatch.setattr(DegradedFaces, "__getitem__", spy)
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(2)
+    try:
+        assert len(_batches(tiny_faces, 0)) == 3
+        assert seen and all(s == (1, 1, {1}) for s in seen), seen[:2]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before[0])
+    assert cv2.getNumThreads() == before[1]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +230,62 @@ class EpochIndexSampler(Sampler):
         return math.ceil(self.n / world)
 
 
-class ResumableLoader(DataLoader):
+_BLAS = None  # threadpoolctl's controller, found once per process
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """torch, OpenBLAS and OpenCV on one thread for a block of per-sample work, as loader workers run it
+    (`_worker_init`), then back to the process's settings.
+
+    Why: with `data.num_workers: 0` (the smoke profile: spawned workers cost seconds each to start) the training
+    process makes its batches itself, between steps that use every core. A 128 px sample is many small ops (FFT,
+    sgemm, divide); each wakes the intra-op thread pools, and on a 2-core box with the other core busy that wake-up
+    costs more than the op: 9.9 ms a sample on the default 2 threads against 1.1 ms on one (codeformer_stage2
+    preset at 128 px, a loop over DegradationPipeline, 2026-12-06). The bytes do not change: every
+    per-sample op is computed the same on one thread (workers already run them so)."""
+    from threadpoolctl import ThreadpoolController
+
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        with _BLAS.limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(cv2_threads)
+
+
+class _OneThreadBatches:
+    """The single-process loader iterator, each batch (its samples and their collation) made under `one_thread`."""
+
+    def __init__(self, iterator):
+        self.iterator = iterator
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with one_thread():
+            return next(self.iterator)
+
+    def __len__(self) -> int:
+        return len(self.iterator)
+
+
+class OneThreadLoader(DataLoader):
+    """A DataLoader whose batches, when it has no workers, are made on one thread (`one_thread`)."""
+
+    def __iter__(self):
+        iterator = super().__iter__()
+        return iterator if self.num_workers > 0 else _OneThreadBatches(iterator)
+
+
+class ResumableLoader(OneThreadLoader):
     """A DataLoader Lightning can save and restore mid-epoch (it calls `state_dict`/`load_state_dict`).
 
     Why: Lightning re-iterates a plain DataLoader from the start of the epoch on resume, so an interrupted run would
@@ -458,7 +514,7 @@ class BFRDataModule(L.LightningDataModule):
         return torch.Generator().manual_seed(int(self.seed))
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(
+        return OneThreadLoader(
             self.val_set, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
             generator=self._loader_generator(),
             worker_init_fn=_worker_init, multiprocessing_context=self.worker_start if self.num_workers > 0 else None,
