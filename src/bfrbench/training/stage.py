@@ -127,9 +127,25 @@ def write_outputs(out_dir: Path, files: Mapping[str, Any], card: Mapping[str, An
 
 
 def seed_everything(seed: int) -> None:
-    import lightning as L
+    """What `lightning.seed_everything(seed, workers=True)` does (Python's, numpy's and torch's generators, and the
+    PL_GLOBAL_SEED / PL_SEED_WORKERS variables spawned processes and loader workers read), without importing
+    Lightning: its import costs ~7 s (torchmetrics pulls in transformers, torchvision, scipy.signal), which the
+    stages that train nothing (cards, links, fits) would pay for the seed alone. tests/training/test_seed.py checks
+    that both leave the same state."""
+    import os
+    import random
 
-    L.seed_everything(int(seed), workers=True, verbose=False)
+    import numpy as np
+    import torch
+
+    seed = int(seed)
+    if not (np.iinfo(np.uint32).min <= seed <= np.iinfo(np.uint32).max):
+        raise ValueError(f"{seed} is not in bounds, numpy accepts from 0 to {np.iinfo(np.uint32).max}")
+    os.environ["PL_GLOBAL_SEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PL_SEED_WORKERS"] = "1"
 
 
 def stage_defaults(method, stage: str) -> dict[str, Any]:
