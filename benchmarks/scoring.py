@@ -179,11 +179,10 @@ def main() -> None:
             best_engine = min(best_engine, elapsed)
             elapsed, cached_values, cached_summary = run_engine(pred_dir, gt_dir, runnable, str(cache_dir))
             best_cached = min(best_cached, elapsed)
-            for name, summary_now in (("engine", engine_summary), ("cached", cached_summary)):
+            for values, summary_now in ((engine_values, engine_summary), (cached_values, cached_summary)):
                 for m in runnable:
-                    if m not in engine_values:  # set-level metrics: their one value, compared like a column
-                        (engine_values if name == "engine" else cached_values)[m] = np.array(
-                            [summary_now["metrics"][m]["value"]])
+                    if m not in values:  # set-level metrics: their one value, compared like a column
+                        values[m] = np.array([summary_now["metrics"][m]["value"]])
             same = all(np.array_equal(engine_values[m], cached_values[m], equal_nan=True) for m in engine_values)
             if not same:
                 raise SystemExit("the cached run's per-image values differ from the uncached run's: a cache bug")
