@@ -122,3 +122,11 @@ def test_ids_dlib_and_frechet_dlib_share_the_ground_truth_once(cache, real_face,
     assert cached.tobytes() == uncached[0].tobytes()
     assert frechet.image_features(second_pred, gt)["gt"].tobytes() == uncached[1].tobytes()
     assert ids.score_batch(gt, gt).tolist() == [0.0, 0.0], "a face and its copy: exactly 0"
+
+
+def test_the_default_folder_is_in_bfrbenchs_cache(monkeypatch, tmp_path):
+    monkeypatch.delenv(gt_cache.ENV, raising=False)
+    monkeypatch.setenv("BFRBENCH_CACHE", str(tmp_path / "cache"))
+    assert gt_cache.cache_root() == tmp_path / "cache" / "gt_features"
+    monkeypatch.setenv(gt_cache.ENV, "off")
+    assert gt_cache.cache_root() is None

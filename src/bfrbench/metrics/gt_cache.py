@@ -15,7 +15,8 @@ Key, so that an entry cannot go stale: blake2b of (protocol, image).
 Each value is computed from ONE image (a batch of one), cached or not, so it never depends on which other images
 shared its batch; a hit therefore returns the bytes a miss would compute.
 
-Where: `$BFRBENCH_FEATURE_CACHE` (default `~/.cache/bfrbench/gt_features`; `off` turns the disk cache off). Entries
+Where: `$BFRBENCH_FEATURE_CACHE` (default `gt_features` in bfrbench's cache folder, `$BFRBENCH_CACHE` or
+`~/.cache/bfrbench`; `off` turns the disk cache off). Entries
 are `.npy` files written atomically (temp file, then rename), so concurrent stages and ranks can share the folder;
 deleting it at any time only costs recomputation. `protocol.json` beside a protocol's entries says what they are.
 """
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bfrbench.assets import sha256_file
+from bfrbench.assets import cache_dir, sha256_file
 from bfrbench.io.atomic import write_bytes_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,7 @@ def cache_root() -> Path | None:
         return None
     if value:
         return Path(value)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "bfrbench" / "gt_features"
+    return cache_dir() / "gt_features"
 
 
 @cache
