@@ -40,7 +40,7 @@ def _run(method, tmp, name, faces, work, kill_at=0, steps=7):
     out = tmp / name / "models" / method / stage
     env = {**os.environ, "BFRBENCH_NO_MLFLOW": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, str(SCRIPT), method, stage, json.dumps(cfg), str(faces), str(out), str(work), "7",
-           str(size)] + ([str(kill_at)] if kill_at else [])
+           str(size)] + ([str(kill_at)] if kill_at else [])  # kill_at: a step (SIGKILL) or "term:STEP" (SIGTERM)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     return proc, out
 
@@ -94,3 +94,20 @@ def test_old_keys_fail_with_the_new_name():
     with pytest.raises(ConfigError, match="restore"):
         check_vocabulary({"sampler": {"steps": 3}}, "x.yaml")
     check_vocabulary({"loss": {"adversarial_start": 3}, "optim": {"lr_disc": 1e-4}, "ema": {"decay": 0.9}}, "x")
+
+
+@pytest.mark.slow
+def test_sigterm_fails_the_stage_with_143_and_exports_nothing(tmp_path):
+    """Lightning ends a SIGTERM'd fit with SystemExit() (status 0): `dvc repro` took such a stage as done and
+    recorded an empty output folder. The runner exits 143 before exporting; the same command then resumes."""
+    from bfrbench.training.trainer import SIGTERM_EXIT
+    from conftest import make_face_set
+
+    faces = make_face_set(tmp_path / "faces")
+    stopped, out = _run("unet_l1", tmp_path, "a", faces, tmp_path / "work", kill_at="term:3")
+    assert stopped.returncode == SIGTERM_EXIT == 143, stopped.stderr[-2000:]
+    assert "stopped by SIGTERM at step" in stopped.stderr and "resume from the last checkpoint" in stopped.stderr
+    assert not out.exists() or not any(out.iterdir()), "nothing exported"
+    resumed, out = _run("unet_l1", tmp_path, "a", faces, tmp_path / "work")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (out / "card.json").is_file()

@@ -139,6 +139,9 @@ def build_trainer(cfg: Mapping[str, Any], out_dir: Path, run_id: str | None = No
     )
 
 
+SIGTERM_EXIT = 143  # 128 + SIGTERM, what a shell reports for a process the signal ended
+
+
 def fit(module, datamodule, cfg: Mapping[str, Any], out_dir: Path, run=None, progress: bool = True,
         extra_callbacks: list | None = None):
     """Train, resuming from `out_dir/checkpoints/` (final.ckpt or last.ckpt) when `resume` is on.
@@ -148,5 +151,17 @@ def fit(module, datamodule, cfg: Mapping[str, Any], out_dir: Path, run=None, pro
     trainer = build_trainer(cfg, out_dir, run_id=getattr(run, "run_id", None), progress=progress,
                             experiment=getattr(run, "experiment", "bfrbench"), extra_callbacks=extra_callbacks)
     ckpt_path = resume_checkpoint(out_dir) if cfg["resume"] else None
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    except SIGTERMException:
+        # Lightning stops a SIGTERM'd fit with SystemExit() (status 0), so `dvc repro` took the stage as done and
+        # recorded an empty output folder (found by killing a smoke repro's training stage). Exit 143 (128 + SIGTERM)
+        # with the way on, before anything is exported.
+        import sys
+
+        print(f"bfrbench: training stopped by SIGTERM at step {trainer.global_step}; nothing was exported. Run the "
+              f"same command again to resume from the last checkpoint in {out_dir}/checkpoints", file=sys.stderr)
+        raise SystemExit(SIGTERM_EXIT) from None
     return trainer
