@@ -239,7 +239,8 @@ def time_paths(bsr, hqs: list[np.ndarray], params: list[DegradationParams], repe
             h, w = floats[i].shape[:2]
             small = (max(1, int(w // p.scale)), max(1, int(h // p.scale)))
             if fast:
-                blur_resize(floats[i], k, small, degradation.FAST_TRUNCATION_BUDGET)  # as the fast path
+                blur_resize(floats[i], k, small, degradation.FAST_TRUNCATION_BUDGET,
+                            degradation.FAST_ROUNDING_LIMIT)  # as the fast path
             else:
                 cv2.resize(_filter2d_blur(floats[i], k), small, interpolation=cv2.INTER_LINEAR)
 
@@ -290,7 +291,8 @@ def compare_outputs(bsr, hqs: list[np.ndarray], params: list[DegradationParams],
         result.exact.add(pre_ref, pre_exact, ref, exact, float_ref, float_exact)
         result.fast.add(pre_ref, pre_fast, ref, fast, float_ref, float_fast)
         kernel = gaussian_kernel(p.kernel_size, p.sigma_x, p.sigma_y, p.theta).astype(np.float32)
-        plan = plan_blur_resize(kernel, (h, w), (small[1], small[0]), degradation.FAST_TRUNCATION_BUDGET)
+        plan = plan_blur_resize(kernel, (h, w), (small[1], small[0]), degradation.FAST_TRUNCATION_BUDGET,
+                                degradation.FAST_ROUNDING_LIMIT)
         route = "fused" if plan.method == "fused" else plan.blur_plan.method
         result.routes[route] = result.routes.get(route, 0) + 1
 

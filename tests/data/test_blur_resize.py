@@ -35,12 +35,14 @@ def face() -> np.ndarray:
     return cv2.resize(data.astronaut()[20:220, 130:330], (160, 160), interpolation=cv2.INTER_CUBIC)
 
 
-def check(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int]) -> str:
-    plan = plan_blur_resize(kernel, img.shape[:2], dsize)
-    got, want = blur_resize(img, kernel, dsize), exact(img, kernel, dsize)
+def check(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int], budget: float = TRUNCATION_BUDGET,
+          rounding_limit: float = blur_resize_module.ROUNDING_LIMIT) -> str:
+    plan = plan_blur_resize(kernel, img.shape[:2], dsize, budget, rounding_limit)
+    got, want = blur_resize(img, kernel, dsize, budget, rounding_limit), exact(img, kernel, dsize)
     assert got.shape == want.shape and got.dtype == np.float32
     err = float(np.abs(got.astype(np.float64) - want).max())
-    assert plan.blur_plan.truncation_error <= TRUNCATION_BUDGET
+    assert plan.blur_plan.truncation_error <= budget
+    assert plan.method != "fused" or plan.rounding_bound <= rounding_limit
     assert err <= plan.error_bound + FLOAT32_RESIZE_SLACK, (plan.method, plan.blur_plan.method, err, plan.error_bound)
     return plan.method if plan.method == "fused" else plan.blur_plan.method
 
@@ -84,7 +86,26 @@ def test_sampled_presets_are_close_to_the_exact_path(face):
             check(face, kernel, (max(1, int(160 // p.scale)), max(1, int(160 // p.scale))))
 
 
-def _exact_blur_resize(img, kernel, dsize, budget=TRUNCATION_BUDGET):
+def test_training_budget_keeps_every_preset_within_one_level(face):
+    """The fast (training) path's looser budget: every route stays within its own bound, and the worst case of
+    truncation + rounding (+ the FFT route's measured error) is below one 8-bit level, the issue's bound before JPEG."""
+    budget, limit = degradation_module.FAST_TRUNCATION_BUDGET, degradation_module.FAST_ROUNDING_LIMIT
+    assert budget + limit + FFT_ERROR + FLOAT32_RESIZE_SLACK < 1 / 255
+    rng = np.random.default_rng(8)
+    noise = (rng.random((160, 160, 3)) < 0.5).astype(np.float32)  # 0/1 pixels: the worst case for the bound
+    routes = set()
+    for preset in ("gfpgan", "diffbir"):  # the presets with the widest scale and sigma ranges
+        pipe = DegradationPipeline(PRESETS[preset], seed=11)
+        for i in range(12):
+            p = pipe.params_for(i)
+            kernel = gaussian_kernel(p.kernel_size, p.sigma_x, p.sigma_y, p.theta)
+            dsize = (max(1, int(160 // p.scale)), max(1, int(160 // p.scale)))
+            for img in (face, noise):
+                routes.add(check(img, kernel, dsize, budget, limit))
+    assert "fused" in routes
+
+
+def _exact_blur_resize(img, kernel, dsize, *budgets):
     return exact(img, kernel, dsize)
 
 

@@ -46,7 +46,7 @@ from bfrbench.data.blur import (
     workspace,
 )
 
-ROUNDING_LIMIT = 1e-4  # max proven rounding bound of a fused plan (inputs in [0, 1])
+ROUNDING_LIMIT = 1e-4  # default max proven rounding bound of a fused plan (inputs in [0, 1])
 _UNIT_ROUNDOFF = 2.0**-24
 # Cost model in ms at one thread (measured on the 2-core dev box, 2026-11-23): sgemm multiply-adds, a fixed cost
 # per matmul call, and `blur`'s tap units (see blur.py) scaled by the image area. 2026-11-29: with the faster band
@@ -245,8 +245,10 @@ def _fused_bands(h: int, w: int, dh: int, dw: int, rows: np.ndarray, cols: np.nd
 
 
 def plan_blur_resize(kernel: np.ndarray, shape: tuple[int, int], dsize: tuple[int, int],
-                     budget: float = TRUNCATION_BUDGET) -> FusedPlan:
-    """The cheaper of `blur` + resize and the fused route for an image of `shape` (h, w) resized to dsize (w, h)."""
+                     budget: float = TRUNCATION_BUDGET, rounding_limit: float = ROUNDING_LIMIT) -> FusedPlan:
+    """The cheaper of `blur` + resize and the fused route for an image of `shape` (h, w) resized to dsize (w, h).
+
+    The fused route is a candidate only when its proven rounding bound is at most `rounding_limit`."""
     h, w = shape
     dw, dh = dsize
     separate, candidate = plan_blur_candidates(kernel, budget)
@@ -269,7 +271,7 @@ def plan_blur_resize(kernel: np.ndarray, shape: tuple[int, int], dsize: tuple[in
     n1, n2 = cols.shape[1] + 1, len(rows) * (rows.shape[1] + 1)
     rounding = (n1 + n2 + 2) * _UNIT_ROUNDOFF * norms
     band_x, band_y, cost = _fused_bands(h, w, dh, dw, rows, cols)
-    if rounding <= ROUNDING_LIMIT and cost < best.cost_ms:
+    if rounding <= rounding_limit and cost < best.cost_ms:
         return FusedPlan("fused", factors, rounding, cost, band_x, band_y)
     return best
 
@@ -344,12 +346,14 @@ def _fft_resize(img: np.ndarray, plan: BlurPlan, dh: int, dw: int) -> np.ndarray
 
 
 def blur_resize(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int],
-                budget: float = TRUNCATION_BUDGET) -> np.ndarray:
+                budget: float = TRUNCATION_BUDGET, rounding_limit: float = ROUNDING_LIMIT) -> np.ndarray:
     """`cv2.resize(cv2.filter2D(x, -1, k32, borderType=BORDER_REFLECT_101), dsize, interpolation=INTER_LINEAR)`
     within `FusedPlan.error_bound`, faster.
 
     img: HxWxC, float32 in [0, 1] (x = img), or uint8 (x = img / 255 in float32, converted only as far as the
     route needs it). kernel: 2-D, centre-anchored. dsize: (width, height) as cv2.resize takes it. Returns float32.
+    budget: the truncation budget ||K - A||_1; rounding_limit: the largest proven rounding bound a fused plan may
+    have. Their sum bounds |output - exact| (plus the FFT route's ~2e-6, measured).
     """
     import cv2  # here: `bfrbench --help` must not pay for OpenCV
 
@@ -359,7 +363,7 @@ def blur_resize(img: np.ndarray, kernel: np.ndarray, dsize: tuple[int, int],
     dw, dh = int(dsize[0]), int(dsize[1])
     if dw < 1 or dh < 1:
         raise ValueError(f"blur_resize: target size must be at least 1x1, got {dsize}")
-    plan = plan_blur_resize(kernel, (h, w), (dw, dh), budget)
+    plan = plan_blur_resize(kernel, (h, w), (dw, dh), budget, rounding_limit)
     if plan.method == "separate" and plan.blur_plan.method == "fft":
         return _fft_resize(img, plan.blur_plan, dh, dw)
     if plan.method == "separate":
