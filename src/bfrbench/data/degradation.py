@@ -228,10 +228,11 @@ def apply_degradation(hq: np.ndarray, params: DegradationParams, noise: np.ndarr
 
     By default blur and downsample are `cv2.filter2D` + `cv2.resize`, bit-identical to the peers' code (test sets,
     the DifFace grid). `fast_blur=True` is the training path: blur and downsample as
-    `bfrbench.data.blur_resize.blur_resize` with `FAST_TRUNCATION_BUDGET` (only the rows and columns the downsample
-    reads, separable or FFT blurs; within ~4e-4 of the exact path before the 8-bit rounding, proven <= 3e-3, i.e.
-    within one 8-bit level, see docs/degradation.md) and the noise from `fast_noise` (torch's generator: a different draw than the exact path's
-    for the same seed), ~3x faster than BasicSR's path (benchmarks/README.md). A rare 8-bit flip before JPEG can
+    `bfrbench.data.blur_resize.blur_resize` with `FAST_TRUNCATION_BUDGET` and `FAST_ROUNDING_LIMIT` (only the rows
+    and columns the downsample reads, separable or FFT blurs; within ~4e-4 of the exact path before the 8-bit
+    rounding, proven <= 3e-3, i.e. within one 8-bit level, see docs/degradation.md) and the noise from `fast_noise`
+    (torch's generator: a different draw than the exact path's for the same seed), ~3x faster than BasicSR's path
+    (benchmarks/README.md). A rare 8-bit flip before JPEG can
     change a whole JPEG block, so use it only for training data. Everything after the noise is the same computation
     (`_fast_tail`: the same bytes, fewer passes).
 
