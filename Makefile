@@ -20,13 +20,23 @@ repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo "bfrbench: the leaderboard is at $(CURDIR)/reports/leaderboard.md (and reports/leaderboard.html)"
 
+# Test files run on TEST_WORKERS processes (pytest-xdist), whole files per worker (`loadfile`: a file's module
+# fixtures, such as the end-to-end test's repro, are built once) in the order tests/conftest.py sets (longest first;
+# `--no-loadscope-reorder` keeps it). 2 on 2 cores: the two longest files (paper preflight, `dvc repro` end to end)
+# spend most of their time in single-threaded process start-up and DVC bookkeeping, so they overlap well; more
+# workers would also stack the paper preflight's 2 x 7.9 GiB peak with other tests' memory. TEST_WORKERS=0: one
+# process (plain pytest).
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
+
 # Everything, the slow end-to-end and DDP tests included (CI runs this).
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "slow or not slow" --durations=30
+	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "slow or not slow" $(XDIST) \
+		--durations=30
 
 # The fast tier only.
 test-fast: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(XDIST)
 
 clean-outputs:
 	rm -rf artifacts models results scores reports checkpoints

@@ -18,6 +18,20 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Longest test files first. `make test` spreads whole files over worker processes (pytest-xdist `--dist loadfile
+    --no-loadscope-reorder`, which hands files out in this order): the two files that take most of the suite's time,
+    the paper preflight and the `dvc repro` end-to-end test, must start at once on different workers, or one of them
+    starts last and the run waits for it alone. A file's weight is the `minutes` of its `slow` mark (the measured time
+    on 2 cores, rounded up); files without it keep pytest's order after them. The sort is stable and by file, so a
+    file's tests stay together and in order."""
+    weight: dict = {}
+    for item in items:
+        mark = item.get_closest_marker("slow")
+        weight[item.path] = max(weight.get(item.path, 0), mark.kwargs.get("minutes", 0) if mark else 0)
+    items.sort(key=lambda item: -weight[item.path])
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _mlflow_store(tmp_path_factory):
     store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"

@@ -15,7 +15,8 @@ import yaml
 from bfrbench.config import tiny_config_path
 from test_stage_deps import RECORD_ENV, assert_deps_cover_imports, install_shim  # same folder (rootdir imports)
 
-pytestmark = pytest.mark.slow
+# minutes: ~14 on 2 cores (the repro ~12): tests/conftest.py starts the longest files first
+pytestmark = pytest.mark.slow(minutes=14)
 
 ROOT = Path(__file__).resolve().parents[2]
 

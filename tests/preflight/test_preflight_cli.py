@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# minutes: ~23 on 2 cores (the paper test ~21): tests/conftest.py starts the longest files first
+pytestmark = pytest.mark.slow(minutes=23)
 
 ROOT = Path(__file__).resolve().parents[2]
 
