@@ -22,10 +22,9 @@ repro: $(STAMP)
 
 # Test files run on TEST_WORKERS processes (pytest-xdist), whole files per worker (`loadfile`: a file's module
 # fixtures, such as the end-to-end test's repro, are built once) in the order tests/conftest.py sets (longest first;
-# `--no-loadscope-reorder` keeps it). 2 on 2 cores: the two longest files (paper preflight, `dvc repro` end to end)
-# spend most of their time in single-threaded process start-up and DVC bookkeeping, so they overlap well; more
-# workers would also stack the paper preflight's 2 x 7.9 GiB peak with other tests' memory. TEST_WORKERS=0: one
-# process (plain pytest).
+# `--no-loadscope-reorder` keeps it). 2 on 2 cores: the suite took 39 min 41 s against 48 min 29 s in one process
+# (docs/performance.md); more workers would add contention and stack other tests' memory beside the paper
+# preflight's 2 x 7.9 GiB peak. TEST_WORKERS=0: one process (plain pytest).
 TEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
@@ -34,9 +33,10 @@ test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "slow or not slow" $(XDIST) \
 		--durations=30
 
-# The fast tier only.
+# The fast tier only, in one process: its tests are short and CPU-bound, 2 workers took longer (167 s against 156 s,
+# docs/performance.md).
 test-fast: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(XDIST)
+	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 clean-outputs:
 	rm -rf artifacts models results scores reports checkpoints
